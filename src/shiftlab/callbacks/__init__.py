@@ -1,0 +1,5 @@
+"""Lightning callbacks that show a run's progress."""
+
+from shiftlab.callbacks.validation_images import ValidationImages
+
+__all__ = ["ValidationImages"]

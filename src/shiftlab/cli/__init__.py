@@ -1,0 +1,1 @@
+"""The ``shiftlab`` command: subcommands, each a Hydra app. Nothing heavy is imported here."""

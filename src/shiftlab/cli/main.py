@@ -1,0 +1,99 @@
+"""``shiftlab <subcommand> [hydra overrides and flags]``.
+
+The dispatcher imports only the chosen subcommand's Hydra app and hands it the rest of the
+command line, so every Hydra override and flag works unchanged (``key=value``, ``+key=``,
+``~key``, ``-m``, ``--cfg job``, ``--help``, ``--info``, ``-sc``, ...).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import re
+import sys
+
+import shiftlab
+
+# name -> (module holding a Hydra app called `main`, one-line description)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("shiftlab.cli.train", "fit a model on a dataset, then test its best checkpoint"),
+}
+
+USAGE = """\
+usage: shiftlab <command> [overrides ...] [hydra flags ...]
+
+Commands:
+{commands}
+
+Each command is a Hydra app: pass overrides such as model=conv_unet optimizer.lr=3e-4,
+sweep with -m, print the composed config with --cfg job, and see every config group and
+option with `shiftlab <command> --help`.
+
+Options:
+  -h, --help     show this message
+  -V, --version  print the version
+  -sc install=bash
+                 print a bash completion script (eval "$(shiftlab -sc install=bash)")
+
+Version {version}."""
+
+
+def usage() -> str:
+    width = max(len(name) for name in SUBCOMMANDS)
+    commands = "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in SUBCOMMANDS.items())
+    return USAGE.format(commands=commands, version=shiftlab.__version__)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else list(argv)
+    program = sys.argv[0]
+    if not args or args[0] in ("-h", "--help"):
+        print(usage())
+        return
+    if args[0] in ("-V", "--version"):
+        print(f"shiftlab {shiftlab.__version__}")
+        return
+    if args[0] in ("-sc", "--shell-completion"):
+        _shell_completion(program, args)
+        return
+    name = args[0]
+    if name not in SUBCOMMANDS:
+        near = difflib.get_close_matches(name, SUBCOMMANDS, n=1)
+        hint = f" Did you mean '{near[0]}'?" if near else ""
+        print(
+            f"shiftlab: unknown command '{name}'.{hint} Commands: {', '.join(SUBCOMMANDS)}. "
+            "Overrides come after the command, e.g. `shiftlab train model=conv_unet`.",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    _run(name, program, args[1:])
+
+
+def _run(name: str, program: str, rest: list[str]) -> None:
+    app = importlib.import_module(SUBCOMMANDS[name][0]).main
+    sys.argv = [program, *rest]
+    app()
+
+
+def _shell_completion(program: str, args: list[str]) -> None:
+    """Answer Hydra's completion protocol for a multi-command program.
+
+    ``install=bash`` prints Hydra's script (it completes ``shiftlab``). A ``query`` carries the
+    whole line in COMP_LINE: while the command word is being typed we complete command names;
+    after it, the subcommand's Hydra app answers for the line without the command word.
+    """
+    line = os.environ.get("COMP_LINE", "")
+    query = any(a.startswith("query=") for a in args[1:])
+    match = re.match(r"^(\s*\S+\s+)(\S+)(\s.*)?$", line)
+    if query and (match is None or match.group(3) is None):
+        typed = match.group(2) if match else ""
+        print(" ".join(n for n in SUBCOMMANDS if n.startswith(typed)))
+        return
+    if query and match.group(2) in SUBCOMMANDS:
+        os.environ["COMP_LINE"] = match.group(1) + match.group(3).lstrip()
+        _run(match.group(2), program, args)
+        return
+    if query:
+        return  # an unknown command word: nothing to complete
+    _run(next(iter(SUBCOMMANDS)), program, args)  # install/uninstall: same script for all

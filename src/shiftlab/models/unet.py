@@ -1,0 +1,138 @@
+"""The spectrogram U-Net of ``shared/design/tsconv.md``, with TSConv or plain 3×3 blocks.
+
+Pooling and upsampling act on frequency only, so any number of time steps T passes through
+unchanged; the frequency axis must be divisible by ``2 ** depth``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from torch import nn
+
+from shiftlab.models.tsconv import BorderMode, TSConv2d
+
+BlockConv = Literal["tsconv", "conv"]
+SPEC_CHANNELS: tuple[int, ...] = (4, 4, 4, 8, 8, 16)
+
+
+def _conv3x3(in_channels: int, out_channels: int) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
+
+
+class _DoubleConv(nn.Sequential):
+    """Two convolutions, each followed by ReLU (the body of every U-Net block)."""
+
+    def __init__(self, in_channels: int, out_channels: int, make_conv) -> None:
+        super().__init__(
+            make_conv(in_channels, out_channels),
+            nn.ReLU(inplace=True),
+            make_conv(out_channels, out_channels),
+            nn.ReLU(inplace=True),
+        )
+
+
+class TSConvUNet(nn.Module):
+    """U-Net over ``N × in_channels × F × T`` spectrograms, pooling over frequency only.
+
+    Args:
+        in_channels: channels of the input spectrogram (1 for a magnitude spectrogram).
+        out_channels: channels of the output.
+        channels: channels of the stem and of each down block; the up blocks mirror them.
+            The length minus one is the depth. Default: the spec's ``(4, 4, 4, 8, 8, 16)``.
+        freq_bins: frequency bins F the model is built for; must be divisible by
+            ``2 ** depth``. Inputs with another F are refused with a clear error.
+        block_conv: ``tsconv`` (every convolution inside the down and up blocks is a TSConv
+            layer) or ``conv`` (plain 3×3 convolutions: the baseline U-Net). The stem and the
+            head are plain convolutions either way.
+        shift_share: share of channels each TSConv layer shifts in time (half each way).
+        border: TSConv border mode: ``zeros`` (the definition), ``circular`` or ``replicate``.
+        residual: add the input to the head's output, so the network learns a correction of
+            its input. Off by default, as in the spec; useful when input and output share a
+            scale.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        out_channels: int = 1,
+        channels: Sequence[int] = SPEC_CHANNELS,
+        freq_bins: int = 256,
+        block_conv: BlockConv = "tsconv",
+        shift_share: float = 0.5,
+        border: BorderMode = "zeros",
+        residual: bool = False,
+    ) -> None:
+        super().__init__()
+        channels = tuple(int(c) for c in channels)
+        if len(channels) < 2:
+            raise ValueError(
+                f"TSConvUNet needs at least two entries in channels (stem and one down block), "
+                f"got {list(channels)}."
+            )
+        depth = len(channels) - 1
+        if freq_bins % (2**depth):
+            raise ValueError(
+                f"TSConvUNet with depth {depth} halves the frequency axis {depth} times, so "
+                f"freq_bins must be a multiple of {2**depth}; got {freq_bins}. Use "
+                f"{_nearest_multiple(freq_bins, 2**depth)} bins, or fewer entries in channels."
+            )
+        if block_conv not in ("tsconv", "conv"):
+            raise ValueError(f"block_conv must be 'tsconv' or 'conv', got {block_conv!r}.")
+        if residual and in_channels != out_channels:
+            raise ValueError(
+                "residual=True adds the input to the output, so in_channels and out_channels "
+                f"must match; got {in_channels} and {out_channels}."
+            )
+
+        def make_conv(cin: int, cout: int) -> nn.Module:
+            if block_conv == "conv":
+                return _conv3x3(cin, cout)
+            return TSConv2d(cin, cout, shift_share=shift_share, border=border)
+
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.channels = channels
+        self.freq_bins = freq_bins
+        self.block_conv = block_conv
+        self.residual = residual
+        # The contract a task relies on: F must be a multiple of 2**depth, T may be anything.
+        self.size_multiple = (2**depth, 1)
+
+        self.stem = _DoubleConv(in_channels, channels[0], _conv3x3)
+        self.pool = nn.MaxPool2d(kernel_size=(2, 1))
+        self.up = nn.Upsample(scale_factor=(2, 1), mode="nearest")
+        self.down_blocks = nn.ModuleList(
+            _DoubleConv(channels[i - 1], channels[i], make_conv) for i in range(1, depth + 1)
+        )
+        self.up_blocks = nn.ModuleList()
+        below = channels[-1]
+        for skip in reversed(channels[:-1]):
+            self.up_blocks.append(_DoubleConv(below + skip, skip, make_conv))
+            below = skip
+        self.head = _conv3x3(channels[0], out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
+        skips = [self.stem(x)]
+        for block in self.down_blocks:
+            skips.append(block(self.pool(skips[-1])))
+        h = skips.pop()
+        for block in self.up_blocks:
+            h = block(torch.cat([self.up(h), skips.pop()], dim=1))
+        out = self.head(h)
+        return out + x if self.residual else out
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 4 or x.shape[1] != self.in_channels or x.shape[2] != self.freq_bins:
+            raise ValueError(
+                f"TSConvUNet expects N × {self.in_channels} × {self.freq_bins} × T input "
+                f"(T any length), got shape {tuple(x.shape)}. Set model.freq_bins and "
+                "model.in_channels to match the data (they follow data.freq_bins by default)."
+            )
+
+
+def _nearest_multiple(value: int, multiple: int) -> int:
+    return max(multiple, round(value / multiple) * multiple)

@@ -1,0 +1,145 @@
+"""The body of ``shiftlab train``: composed config in, fitted and tested model out.
+
+Each step is one call a reader can find: data module, network, task, trainer, fit, test.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
+from lightning.pytorch.loggers import Logger, TensorBoardLogger
+from omegaconf import DictConfig, OmegaConf
+
+from shiftlab.building import build
+from shiftlab.run_summary import hyperparameters, write_json
+
+log = logging.getLogger(__name__)
+
+
+def _route_library_logs() -> None:
+    """Send Lightning's messages through Hydra's handlers only (console and run log file).
+
+    The ``lightning`` package adds a console handler of its own at import, which prints every
+    message twice under Hydra's logging. Also silence one deprecation notice that Lightning
+    raises from its own code under recent torch (nothing a user can act on).
+    """
+    if logging.getLogger().handlers:
+        logging.getLogger("lightning").handlers.clear()
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Fit the composed task on the composed data, test the best checkpoint, return metrics.
+
+    Writes into ``cfg.paths.output_dir``: ``config.yaml`` (the resolved config),
+    ``checkpoints/``, ``tensorboard/`` and ``metrics.json``.
+    """
+    _route_library_logs()
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    OmegaConf.save(OmegaConf.create(resolved), output_dir / "config.yaml")
+
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    datamodule = build(cfg.data, "data")
+    net = build(cfg.model, "model")
+    task = build(
+        cfg.task,
+        "task",
+        net=net,
+        optimizer=build(cfg.optimizer, "optimizer"),
+        schedulers=build(cfg.scheduler, "scheduler") if cfg.get("scheduler") else None,
+    )
+    task.run_config = resolved
+    callbacks = [build(node, f"callbacks.{name}") for name, node in _items(cfg.get("callbacks"))]
+    if not cfg.trainer.get("enable_progress_bar", True):
+        # trainer.enable_progress_bar=false switches the bar off, whatever callbacks/ says.
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    loggers: list[Logger] = [build(node, f"logger.{name}") for name, node in _items(cfg.get("logger"))]
+    trainer: L.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
+
+    started = time.perf_counter()
+    metrics: dict[str, Any] = {}
+    if cfg.get("train", True):
+        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        metrics.update(_scalars(trainer.callback_metrics))
+    checkpoint = _checkpoint_callback(trainer)
+    if checkpoint is not None and checkpoint.best_model_score is not None:
+        metrics[f"{checkpoint.monitor}_best"] = float(checkpoint.best_model_score)
+    if cfg.get("test", True):
+        best = checkpoint.best_model_path if checkpoint is not None else ""
+        trainer.test(task, datamodule=datamodule, ckpt_path=best or None, verbose=False)
+        metrics.update(_scalars(trainer.callback_metrics))
+        _print_table({k: v for k, v in metrics.items() if k.startswith("test/")})
+
+    summary = {
+        "monitor": task.monitor,
+        "monitor_mode": task.monitor_mode,
+        "metrics": metrics,
+        "best_checkpoint": (checkpoint.best_model_path or None) if checkpoint else None,
+        "last_checkpoint": (checkpoint.last_model_path or None) if checkpoint else None,
+        "epochs": trainer.current_epoch,
+        "global_step": trainer.global_step,
+        "wall_time_s": round(time.perf_counter() - started, 3),
+    }
+    if trainer.is_global_zero:
+        write_json(output_dir / "metrics.json", summary)
+        _log_hyperparameters(trainer.loggers, hyperparameters(cfg), metrics, trainer.global_step)
+    log.info("Run directory: %s", output_dir)
+    return metrics
+
+
+def monitored_value(metrics: dict[str, Any], monitor: str) -> float | None:
+    """The value a sweep optimises: the best monitored value seen, else the last one."""
+    value = metrics.get(f"{monitor}_best", metrics.get(monitor))
+    return None if value is None else float(value)
+
+
+def _log_hyperparameters(
+    loggers: list[Logger], params: dict[str, Any], metrics: dict[str, float], step: int
+) -> None:
+    """Record the settings with the final metrics: TensorBoard shows them in its HParams view."""
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.log_hyperparams(params, metrics=metrics, step=step)
+        else:
+            logger.log_hyperparams(params)
+        logger.save()
+
+
+def _items(node: DictConfig | None) -> list[tuple[str, DictConfig]]:
+    """The ``_target_`` entries of a group that holds several (callbacks, logger)."""
+    if not node:
+        return []
+    return [(k, v) for k, v in node.items() if isinstance(v, DictConfig) and "_target_" in v]
+
+
+def _checkpoint_callback(trainer: L.Trainer) -> ModelCheckpoint | None:
+    return trainer.checkpoint_callback if isinstance(trainer.checkpoint_callback, ModelCheckpoint) else None
+
+
+def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    for key, value in metrics.items():
+        try:
+            out[key] = float(value)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def _print_table(metrics: dict[str, float]) -> None:
+    if not metrics:
+        return
+    width = max(len(k) for k in metrics)
+    lines = [f"{k:<{width}}  {v:.6g}" for k, v in sorted(metrics.items()) if math.isfinite(v)]
+    log.info("Test metrics (best checkpoint):\n%s", "\n".join(lines))

@@ -1,0 +1,79 @@
+"""Shared helpers: run the `shiftlab` command as a user types it, and read run directories."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
+
+
+def shiftlab_executable() -> list[str]:
+    """The installed `shiftlab` console script (what a user types), next to this Python."""
+    script = Path(sys.executable).with_name("shiftlab")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("shiftlab")
+    return [found] if found else [sys.executable, "-m", "shiftlab"]
+
+
+def run_shiftlab(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: int = 600, check: bool = True
+) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    full_env.pop("HYDRA_FULL_ERROR", None)
+    proc = subprocess.run(
+        [*shiftlab_executable(), *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"shiftlab {' '.join(args)} exited {proc.returncode}\n"
+            f"--- stdout ---\n{proc.stdout[-5000:]}\n--- stderr ---\n{proc.stderr[-5000:]}"
+        )
+    return proc
+
+
+def only_run_dir(root: Path) -> Path:
+    """The single run directory under ``root`` (outputs/<task_name>/runs/<time>/)."""
+    runs = [p for p in root.glob("*/runs/*") if p.is_dir()]
+    assert len(runs) == 1, f"expected one run directory under {root}, found {runs}"
+    return runs[0]
+
+
+def read_events(log_dir: Path):
+    """TensorBoard's own reader over a run's event files."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(log_dir), size_guidance={"images": 0, "scalars": 0, "tensors": 0})
+    acc.Reload()
+    return acc
+
+
+# Tiny, fast settings for end-to-end runs of the default experiment.
+TINY = [
+    "data.num_train=24",
+    "data.num_val=8",
+    "data.num_test=8",
+    "data.min_frames=8",
+    "data.max_frames=24",
+    "data.batch_size=8",
+    "trainer.max_epochs=2",
+    "trainer.enable_progress_bar=false",
+]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """An empty launch directory (runs go to its outputs/)."""
+    return tmp_path
