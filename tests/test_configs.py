@@ -15,7 +15,6 @@ from omegaconf import DictConfig, OmegaConf
 from shiftlab import config_dir
 from shiftlab.building import build
 from shiftlab.training import _items
-
 from tests.helpers import write_npy_dataset
 
 GROUPS_WITH_A_HYDRA_OVERRIDE = {"hydra"}  # composed by Hydra itself, checked in test_cli
@@ -40,13 +39,26 @@ def compose_train(overrides: list[str]) -> DictConfig:
 
 
 def overrides_for(group: str, option: str, tmp_path: Path) -> list[str]:
-    small = ["data.num_train=4", "data.num_val=2", "data.num_test=2", "data.max_frames=12",
-             "data.min_frames=4"]
+    small = [
+        "data.num_train=4",
+        "data.num_val=2",
+        "data.num_test=2",
+        "data.max_frames=12",
+        "data.min_frames=4",
+    ]
     extra = [f"{group}={option}", f"paths.output_dir={tmp_path}", f"paths.log_dir={tmp_path}"]
     if (group, option) == ("data", "spectrogram_npy"):
-        x, y = write_npy_dataset(tmp_path / "npy", [5, 6, 7, 8, 9, 10, 11, 12, 13, 14], freq_bins=64)
-        return [*extra, f"data.train_data_path={x}", f"data.segmented_data_path={y}",
-                "data.freq_bins=64", "data.val_fraction=0.2", "data.test_fraction=0.2"]
+        x, y = write_npy_dataset(
+            tmp_path / "npy", [5, 6, 7, 8, 9, 10, 11, 12, 13, 14], freq_bins=64
+        )
+        return [
+            *extra,
+            f"data.train_data_path={x}",
+            f"data.segmented_data_path={y}",
+            "data.freq_bins=64",
+            "data.val_fraction=0.2",
+            "data.test_fraction=0.2",
+        ]
     if group == "trainer":
         extra.append("trainer.accelerator=cpu")  # gpu/ddp options, checked on a CPU machine
     return [*extra, *small]
@@ -54,8 +66,20 @@ def overrides_for(group: str, option: str, tmp_path: Path) -> list[str]:
 
 def test_the_conf_tree_has_the_documented_groups():
     names = {p.name for p in config_dir().iterdir() if p.is_dir()}
-    assert {"model", "data", "task", "optimizer", "scheduler", "trainer", "logger",
-            "callbacks", "paths", "hydra", "debug", "experiment"} <= names
+    assert {
+        "model",
+        "data",
+        "task",
+        "optimizer",
+        "scheduler",
+        "trainer",
+        "logger",
+        "callbacks",
+        "paths",
+        "hydra",
+        "debug",
+        "experiment",
+    } <= names
     assert len({o for g, o in all_options() if g == "optimizer"}) == 10
 
 
@@ -92,8 +116,14 @@ def test_model_follows_the_data_by_interpolation(tmp_path):
 
 
 def test_monitor_is_named_once_and_followed_everywhere(tmp_path):
-    cfg = compose_train([f"paths.output_dir={tmp_path}", "task.monitor=val/mse",
-                         "scheduler=plateau", "task.monitor_mode=max"])
+    cfg = compose_train(
+        [
+            f"paths.output_dir={tmp_path}",
+            "task.monitor=val/mse",
+            "scheduler=plateau",
+            "task.monitor_mode=max",
+        ]
+    )
     assert cfg.callbacks.model_checkpoint.monitor == "val/mse"
     assert cfg.callbacks.early_stopping.monitor == "val/mse"
     assert cfg.callbacks.model_checkpoint.mode == "max"

@@ -90,8 +90,15 @@ def test_length_grouped_sampler_is_a_permutation_with_similar_lengths():
 def test_npy_module_reads_every_layout(tmp_path, layout):
     lengths = [6] * 10 if layout == "stack" else [3, 9, 4, 7, 5, 8, 6, 10, 2, 11]
     x, y = write_npy_dataset(tmp_path / "d", lengths, layout=layout)
-    dm = SpectrogramNpy(str(x), str(y), freq_bins=32, val_fraction=0.2, test_fraction=0.2,
-                        splits_file=str(tmp_path / "splits.csv"), batch_size=3)
+    dm = SpectrogramNpy(
+        str(x),
+        str(y),
+        freq_bins=32,
+        val_fraction=0.2,
+        test_fraction=0.2,
+        splits_file=str(tmp_path / "splits.csv"),
+        batch_size=3,
+    )
     dm.setup()
     assert [len(dm.datasets[s]) for s in ("train", "val", "test")] == [6, 2, 2]
     seen = []
@@ -108,8 +115,15 @@ def test_npy_split_is_written_and_reproducible(tmp_path):
     splits = []
     for run in ("a", "b"):
         path = tmp_path / run / "splits.csv"
-        dm = SpectrogramNpy(str(x), str(y), freq_bins=32, split_seed=5, splits_file=str(path),
-                            val_fraction=0.3, test_fraction=0.2)
+        dm = SpectrogramNpy(
+            str(x),
+            str(y),
+            freq_bins=32,
+            split_seed=5,
+            splits_file=str(path),
+            val_fraction=0.3,
+            test_fraction=0.2,
+        )
         dm.setup()
         rows = list(csv.DictReader(path.open()))
         assert [r["index"] for r in rows] == [str(i) for i in range(10)]
@@ -125,7 +139,10 @@ def test_npy_shape_mismatch_names_the_files(tmp_path):
     x, y = write_npy_dataset(tmp_path / "d", [4, 5, 6], layout="folder")
     np.save(y / "001.npy", np.zeros((32, 9), dtype=np.float32))
     dm = SpectrogramNpy(str(x), str(y), freq_bins=32)
-    with pytest.raises(DataError, match=r"Input 001.npy\[0\] has shape \(32, 5\) but its target 001.npy\[0\] has \(32, 9\)"):
+    with pytest.raises(
+        DataError,
+        match=r"Input 001.npy\[0\] has shape \(32, 5\) but its target 001.npy\[0\] has \(32, 9\)",
+    ):
         dm.setup()
 
 
@@ -146,7 +163,7 @@ def test_npy_nan_is_refused(tmp_path):
 
 def test_npy_wrong_frequency_bins_suggests_the_fix(tmp_path):
     x, y = write_npy_dataset(tmp_path / "d", [4, 5])
-    with pytest.raises(DataError, match="set data.freq_bins=32"):
+    with pytest.raises(DataError, match=r"set data\.freq_bins=32"):
         SpectrogramNpy(str(x), str(y), freq_bins=256).setup()
 
 

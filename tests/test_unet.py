@@ -24,7 +24,9 @@ def test_spec_table_is_the_default():
     # stem and head plain; every convolution of the blocks is TSConv
     assert isinstance(net.stem[0], torch.nn.Conv2d) and net.stem[0].kernel_size == (3, 3)
     assert isinstance(net.head, torch.nn.Conv2d) and net.head.out_channels == 1
-    block_convs = [m for b in [*net.down_blocks, *net.up_blocks] for m in b if not isinstance(m, torch.nn.ReLU)]
+    block_convs = [
+        m for b in [*net.down_blocks, *net.up_blocks] for m in b if not isinstance(m, torch.nn.ReLU)
+    ]
     assert len(block_convs) == 20 and all(isinstance(m, TSConv2d) for m in block_convs)
 
 
@@ -59,7 +61,9 @@ def test_bins_that_do_not_divide_by_the_depth_are_refused():
 
 
 def test_input_of_the_wrong_size_gets_a_clear_error():
-    with pytest.raises(ValueError, match=r"expects N × 1 × 256 × T input .* got shape \(1, 1, 128, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"expects N × 1 × 256 × T input .* got shape \(1, 1, 128, 5\)"
+    ):
         TSConvUNet()(torch.randn(1, 1, 128, 5))
 
 

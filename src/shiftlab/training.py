@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
@@ -60,11 +60,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         schedulers=build(cfg.scheduler, "scheduler") if cfg.get("scheduler") else None,
     )
     task.run_config = resolved
+    loggers: list[Logger] = [
+        build(node, f"logger.{name}") for name, node in _items(cfg.get("logger"))
+    ]
     callbacks = [build(node, f"callbacks.{name}") for name, node in _items(cfg.get("callbacks"))]
-    if not cfg.trainer.get("enable_progress_bar", True):
-        # trainer.enable_progress_bar=false switches the bar off, whatever callbacks/ says.
-        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
-    loggers: list[Logger] = [build(node, f"logger.{name}") for name, node in _items(cfg.get("logger"))]
+    callbacks = _compatible_callbacks(callbacks, cfg, loggers)
     trainer: L.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
 
     started = time.perf_counter()
@@ -104,6 +104,19 @@ def monitored_value(metrics: dict[str, Any], monitor: str) -> float | None:
     return None if value is None else float(value)
 
 
+def _compatible_callbacks(callbacks: list, cfg: DictConfig, loggers: list[Logger]) -> list:
+    """Leave out callbacks that other choices switch off, instead of failing the run.
+
+    ``trainer.enable_progress_bar=false`` drops the progress bar, and ``logger=none`` drops
+    the learning-rate monitor (it has nowhere to write); Lightning would refuse both.
+    """
+    if not cfg.trainer.get("enable_progress_bar", True):
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    if not loggers:
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    return callbacks
+
+
 def _log_hyperparameters(
     loggers: list[Logger], params: dict[str, Any], metrics: dict[str, float], step: int
 ) -> None:
@@ -124,7 +137,11 @@ def _items(node: DictConfig | None) -> list[tuple[str, DictConfig]]:
 
 
 def _checkpoint_callback(trainer: L.Trainer) -> ModelCheckpoint | None:
-    return trainer.checkpoint_callback if isinstance(trainer.checkpoint_callback, ModelCheckpoint) else None
+    return (
+        trainer.checkpoint_callback
+        if isinstance(trainer.checkpoint_callback, ModelCheckpoint)
+        else None
+    )
 
 
 def _scalars(metrics: dict[str, Any]) -> dict[str, float]:

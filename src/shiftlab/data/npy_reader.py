@@ -31,8 +31,10 @@ def npy_files(path: str | Path, key: str) -> list[Path]:
     if path.is_dir():
         files = sorted(path.glob("*.npy"))
         if not files:
-            raise DataError(f"{key}: the directory {path} holds no .npy files. Point {key} at "
-                            "a .npy file or a directory of them.")
+            raise DataError(
+                f"{key}: the directory {path} holds no .npy files. Point {key} at "
+                "a .npy file or a directory of them."
+            )
         return files
     raise DataError(
         f"{key}: {path} does not exist. Point {key} at a .npy file or a directory of .npy "
@@ -60,8 +62,9 @@ def _arrays_in(file: Path, key: str) -> list[np.ndarray]:
         # arrays; the user named this file in their own config, so we read it as such.
         data = np.load(file, allow_pickle=True)
     except OSError as err:
-        raise DataError(f"{key}: cannot read {file} as a .npy file ({err}). Save spectrograms "
-                        "with numpy.save.") from err
+        raise DataError(
+            f"{key}: cannot read {file} as a .npy file ({err}). Save spectrograms with numpy.save."
+        ) from err
     if data.dtype == object:
         items = [np.asarray(item) for item in data.reshape(-1)]
     elif data.ndim == 2:

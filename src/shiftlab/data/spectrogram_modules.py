@@ -248,7 +248,9 @@ class SpectrogramNpy(SpectrogramDataModule):
             )
         if not inputs.arrays:
             raise DataError("data.train_data_path holds no spectrograms.")
-        for x, y, xs, ys in zip(inputs.arrays, targets.arrays, inputs.sources, targets.sources):
+        for x, y, xs, ys in zip(
+            inputs.arrays, targets.arrays, inputs.sources, targets.sources, strict=True
+        ):
             if x.shape != y.shape:
                 raise DataError(
                     f"Input {xs} has shape {x.shape} but its target {ys} has {y.shape}; a "

@@ -88,7 +88,9 @@ class SpeechSynthesis:
         noise = rng.rayleigh(1.0, size=(freqs.shape[0], length))
         return rng.uniform(0.03, 0.12) * shape * noise
 
-    def _degrade(self, rng: np.random.Generator, freqs: np.ndarray, clean: np.ndarray) -> np.ndarray:
+    def _degrade(
+        self, rng: np.random.Generator, freqs: np.ndarray, clean: np.ndarray
+    ) -> np.ndarray:
         cutoff = rng.uniform(*self.cutoff_hz)
         lowpass = 1 / np.sqrt(1 + (freqs / cutoff) ** 8)  # a fourth-order roll-off
         gain = rng.uniform(0.5, 1.0)

@@ -146,7 +146,9 @@ class TSConv2d(nn.Module):
         self.out_channels = out_channels
         self.shift_share = shift_share
         self.border = border
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=(3, 1), padding=(1, 0), bias=bias)
+        self.conv = nn.Conv2d(
+            in_channels, out_channels, kernel_size=(3, 1), padding=(1, 0), bias=bias
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(time_shift(x, self.shift_share, self.border))

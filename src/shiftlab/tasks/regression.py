@@ -72,12 +72,21 @@ class SpectrogramRegression(Task):
     ) -> None:
         super().__init__(net, optimizer, schedulers, monitor, monitor_mode, channels_last)
         self.standardize = standardize
-        for name, value in (("input_mean", 0.0), ("input_std", 1.0), ("target_mean", 0.0), ("target_std", 1.0)):
+        for name, value in (
+            ("input_mean", 0.0),
+            ("input_std", 1.0),
+            ("target_mean", 0.0),
+            ("target_std", 1.0),
+        ):
             self.register_buffer(name, torch.tensor(value))
         self.loss_fn = make_loss(loss)
         self.scale = check_scale(scale)
         metrics = MetricCollection(
-            {"mse": MeanSquaredError(), "mae": MeanAbsoluteError(), "lsd": LogSpectralDistance(scale)}
+            {
+                "mse": MeanSquaredError(),
+                "mae": MeanAbsoluteError(),
+                "lsd": LogSpectralDistance(scale),
+            }
         )
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")

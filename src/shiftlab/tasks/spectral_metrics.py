@@ -60,7 +60,9 @@ class LogSpectralDistance(Metric):
     def __init__(self, scale: str = "log10_magnitude", **kwargs) -> None:
         super().__init__(**kwargs)
         self.scale = check_scale(scale)
-        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state(
+            "total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum"
+        )
         self.add_state("frames", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:

@@ -1,0 +1,34 @@
+# The two quick-start commands: `make train` and `make test` (each sets up .venv first).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: setup train test lint format clean
+
+setup: $(VENV)/.installed
+
+# A virtual environment with the exact versions of constraints.txt (CPython 3.11; other
+# versions get the ranges of pyproject.toml). Reinstalled when either file changes.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $@
+
+train: setup  ## train the default experiment; pass overrides with ARGS="model=conv_unet"
+	$(BIN)/shiftlab train $(ARGS)
+
+test: setup  ## the whole test suite (what CI runs)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+format: setup
+	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

@@ -1,0 +1,142 @@
+"""The `shiftlab` command as a user types it: subcommands, Hydra flags, fast start-up, errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import run_shiftlab, shiftlab_executable
+
+
+def test_top_level_help_lists_the_subcommands(workdir):
+    out = run_shiftlab("--help", cwd=workdir).stdout
+    assert "usage: shiftlab <command>" in out
+    assert "train" in out and "fit a model" in out
+
+
+def test_version(workdir):
+    out = run_shiftlab("--version", cwd=workdir).stdout
+    assert out.startswith("shiftlab 0.")
+
+
+def test_unknown_subcommand_suggests_the_nearest(workdir):
+    proc = run_shiftlab("trian", cwd=workdir, check=False)
+    assert proc.returncode == 2
+    assert "unknown command 'trian'. Did you mean 'train'?" in proc.stderr
+
+
+def test_train_help_lists_groups_and_options(workdir):
+    out = run_shiftlab("train", "--help", cwd=workdir).stdout
+    assert "shiftlab train" in out
+    assert "model: conv_unet, tsconv_unet" in out
+    assert (
+        "optimizer: adadelta, adafactor, adagrad, adam, adamax, adamw, nadam, radam, rmsprop, sgd"
+        in out
+    )
+    assert "scheduler: cosine, exponential, exponential_plateau, none, plateau, step" in out
+
+
+def test_cfg_job_prints_the_composed_config_with_overrides(workdir):
+    out = run_shiftlab(
+        "train",
+        "--cfg",
+        "job",
+        "model=conv_unet",
+        "optimizer=sgd",
+        "optimizer.lr=0.05",
+        "+trainer.limit_train_batches=3",
+        "~callbacks.early_stopping",
+        cwd=workdir,
+    ).stdout
+    assert "block_conv: conv" in out
+    assert "_target_: torch.optim.SGD" in out and "lr: 0.05" in out
+    assert "limit_train_batches: 3" in out
+    assert "early_stopping" not in out
+    assert "freq_bins: ${data.freq_bins}" in out
+    assert not (workdir / "outputs").exists()  # printing a config runs nothing
+
+
+def test_resolve_flag_resolves_interpolations(workdir):
+    out = run_shiftlab(
+        "train", "--cfg", "job", "--resolve", "data.freq_bins=128", cwd=workdir
+    ).stdout
+    assert "freq_bins: 128" in out and "${data.freq_bins}" not in out
+
+
+def test_info_flag(workdir):
+    out = run_shiftlab("train", "--info", "searchpath", cwd=workdir).stdout
+    assert "Config search path" in out
+
+
+def test_python_dash_m_works_too(workdir):
+    proc = subprocess.run(
+        [sys.executable, "-m", "shiftlab", "train", "--cfg", "job", "model=conv_unet"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "block_conv: conv" in proc.stdout
+
+
+def test_composing_and_help_do_not_import_torch(workdir):
+    for args in (["train", "--cfg", "job"], ["train", "--help"], ["--help"]):
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "shiftlab", *args],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+        heavy = sorted(m for m in imported if m.split(".")[0] in {"torch", "lightning", "numpy"})
+        assert not heavy, f"`shiftlab {' '.join(args)}` imported {heavy[:5]}"
+
+
+def test_shell_completion_for_commands_groups_and_options(workdir):
+    def complete(line: str) -> list[str]:
+        return run_shiftlab(
+            "-sc", "query=bash", cwd=workdir, env={"COMP_LINE": line}
+        ).stdout.split()
+
+    assert complete("shiftlab tr") == ["train"]
+    assert "model=" in complete("shiftlab train mod")
+    assert complete("shiftlab train model=") == ["model=conv_unet", "model=tsconv_unet"]
+    assert "optimizer=adamw" in complete("shiftlab train optimizer=ada")
+    script = run_shiftlab("-sc", "install=bash", cwd=workdir).stdout
+    assert "complete -o nospace -o default -F hydra_bash_completion shiftlab" in script
+    assert shiftlab_executable()
+
+
+def test_unknown_group_option_lists_the_valid_ones(workdir):
+    proc = run_shiftlab("train", "model=unet9000", cwd=workdir, check=False)
+    assert proc.returncode != 0
+    message = proc.stdout + proc.stderr
+    assert "unet9000" in message and "conv_unet" in message and "tsconv_unet" in message
+    assert "Traceback" not in message
+
+
+def test_model_error_is_one_paragraph_without_traceback(workdir):
+    proc = run_shiftlab(
+        "train", "model.channels=[6,6,6]", "data.num_train=4", cwd=workdir, check=False
+    )
+    assert proc.returncode == 1
+    message = proc.stdout + proc.stderr
+    assert "TSConv cannot split 6 input channels" in message
+    assert "multiple of 4" in message
+    assert "Traceback" not in message
+
+
+def test_missing_data_file_names_the_key(workdir):
+    proc = run_shiftlab(
+        "train",
+        "data=spectrogram_npy",
+        "data.train_data_path=missing/bone.npy",
+        "data.segmented_data_path=missing/clean.npy",
+        cwd=workdir,
+        check=False,
+    )
+    assert proc.returncode == 1
+    message = proc.stdout + proc.stderr
+    assert "data.train_data_path: missing/bone.npy does not exist" in message
+    assert "Traceback" not in message
