@@ -133,3 +133,11 @@ def test_monitor_is_named_once_and_followed_everywhere(tmp_path):
 def test_a_chain_of_schedulers_is_one_option(tmp_path):
     cfg = compose_train([f"paths.output_dir={tmp_path}", "scheduler=exponential_plateau"])
     assert list(cfg.scheduler) == ["exponential", "plateau"]
+
+
+def test_any_torch_loss_by_target_from_the_command_line(tmp_path):
+    cfg = compose_train(
+        [f"paths.output_dir={tmp_path}", "task.loss={_target_: torch.nn.HuberLoss, delta: 0.5}"]
+    )
+    task = build(cfg.task, "task", net=torch.nn.Identity(), optimizer=build(cfg.optimizer, "o"))
+    assert isinstance(task.loss_fn, torch.nn.HuberLoss) and task.loss_fn.delta == 0.5

@@ -72,12 +72,26 @@ def test_train_writes_a_complete_run_directory(workdir):
     assert {"val/lsd", "val/lsd_baseline", "test/lsd"} <= metric_tags
 
 
-def test_conv_unet_trains_the_same_way(workdir):
-    run_shiftlab("train", "model=conv_unet", *TINY, cwd=workdir)
-    run = only_run_dir(workdir / "outputs")
-    summary = json.loads((run / "metrics.json").read_text())
+def test_conv_unet_trains_the_same_way_and_a_checkpoint_can_be_tested_alone(workdir):
+    run_shiftlab("train", "model=conv_unet", "task_name=fit", *TINY, cwd=workdir)
+    fit = only_run_dir(workdir / "outputs")
+    summary = json.loads((fit / "metrics.json").read_text())
     assert summary["metrics"]["test/lsd"] > 0
-    assert yaml.safe_load((run / "config.yaml").read_text())["model"]["block_conv"] == "conv"
+    assert yaml.safe_load((fit / "config.yaml").read_text())["model"]["block_conv"] == "conv"
+
+    run_shiftlab(
+        "train",
+        "model=conv_unet",
+        "task_name=test_only",
+        "train=false",
+        f"ckpt_path={summary['best_checkpoint']}",
+        *TINY,
+        cwd=workdir,
+    )
+    again = json.loads(
+        next((workdir / "outputs" / "test_only").glob("runs/*/metrics.json")).read_text()
+    )
+    assert again["metrics"]["test/lsd"] == pytest.approx(summary["metrics"]["test/lsd"])
 
 
 def test_seed_zero_is_honoured_and_runs_repeat(workdir):

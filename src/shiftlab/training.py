@@ -76,8 +76,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if checkpoint is not None and checkpoint.best_model_score is not None:
         metrics[f"{checkpoint.monitor}_best"] = float(checkpoint.best_model_score)
     if cfg.get("test", True):
+        # The best checkpoint of this fit; without a fit, the checkpoint the user named.
         best = checkpoint.best_model_path if checkpoint is not None else ""
-        trainer.test(task, datamodule=datamodule, ckpt_path=best or None, verbose=False)
+        trainer.test(
+            task, datamodule=datamodule, ckpt_path=best or cfg.get("ckpt_path"), verbose=False
+        )
         metrics.update(_scalars(trainer.callback_metrics))
         _print_table({k: v for k, v in metrics.items() if k.startswith("test/")})
 

@@ -30,7 +30,8 @@ class SpectrogramDataModule(L.LightningDataModule):
         num_workers: data loader worker processes (0 loads in the main process, which is
             fastest for in-memory data).
         pin_memory: pin host memory for faster copies to a GPU; ``None`` pins when CUDA is on.
-        shuffle_seed: seed of the length-grouped shuffling of the training set.
+        shuffle_seed: seed of the length-grouped shuffling of the training set (the configs
+            pass the run's ``seed``); ``None`` draws one.
         in_channels, out_channels: channels of inputs and targets. Spectrograms here are
             single-channel F×T arrays, so both are 1; the config states them so that models
             can follow them by interpolation.
@@ -44,7 +45,7 @@ class SpectrogramDataModule(L.LightningDataModule):
         eval_batch_size: int | None = None,
         num_workers: int = 0,
         pin_memory: bool | None = None,
-        shuffle_seed: int = 0,
+        shuffle_seed: int | None = 0,
         in_channels: int = 1,
         out_channels: int = 1,
     ) -> None:
@@ -64,7 +65,7 @@ class SpectrogramDataModule(L.LightningDataModule):
         self.eval_batch_size = eval_batch_size or batch_size
         self.num_workers = num_workers
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
-        self.shuffle_seed = shuffle_seed
+        self.shuffle_seed = torch.initial_seed() % 2**32 if shuffle_seed is None else shuffle_seed
         self.datasets: dict[str, SpectrogramPairs] | None = None
         self._statistics: dict[str, float] | None = None
 
