@@ -26,3 +26,21 @@ def write_npy_dataset(root, lengths, freq_bins=32, layout="sequence"):
         for i, a in enumerate(arrays):
             np.save(root / sub / f"{i:03d}.npy", a)
     return root / "bone", root / "clean"
+
+
+def write_segmentation_folders(root, splits=("train",), count=6, size=(40, 56), classes=3):
+    """Write ``<split>/`` images and ``<split>annot/`` index masks whose content encodes the
+    file: image i is filled with grey level 10*i and its mask holds class i % classes, so a
+    test can check that images and masks were paired by file stem."""
+    from PIL import Image
+
+    for split in splits:
+        (root / split).mkdir(parents=True)
+        (root / f"{split}annot").mkdir(parents=True)
+        for i in range(count):
+            image = np.full((*size, 3), 10 * i, dtype=np.uint8)
+            mask = np.full(size, i % classes, dtype=np.uint8)
+            mask[: size[0] // 2] = 0
+            Image.fromarray(image).save(root / split / f"{split}_{i:02d}.png")
+            Image.fromarray(mask).save(root / f"{split}annot" / f"{split}_{i:02d}.png")
+    return root

@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from shiftlab import config_dir
 from shiftlab.building import build
 from shiftlab.training import _items
-from tests.helpers import write_npy_dataset
+from tests.helpers import write_npy_dataset, write_segmentation_folders
 
 GROUPS_WITH_A_HYDRA_OVERRIDE = {"hydra"}  # composed by Hydra itself, checked in test_cli
 
@@ -38,30 +38,45 @@ def compose_train(overrides: list[str]) -> DictConfig:
     return cfg
 
 
+# Options of another task than the default one are checked on that task's experiment.
+SEGMENTATION = {
+    ("data", "shapes_synth"),
+    ("data", "segmentation_folders"),
+    ("task", "segmentation"),
+}
+SPECTROGRAM_SMALL = ["data.num_train=4", "data.num_val=2", "data.num_test=2",
+                     "data.max_frames=12", "data.min_frames=4"]  # fmt: skip
+SHAPES_SMALL = ["data.num_train=4", "data.num_val=2", "data.num_test=2", "data.size=32"]
+
+
 def overrides_for(group: str, option: str, tmp_path: Path) -> list[str]:
-    small = [
-        "data.num_train=4",
-        "data.num_val=2",
-        "data.num_test=2",
-        "data.max_frames=12",
-        "data.min_frames=4",
-    ]
     extra = [f"{group}={option}", f"paths.output_dir={tmp_path}", f"paths.log_dir={tmp_path}"]
     if (group, option) == ("data", "spectrogram_npy"):
-        x, y = write_npy_dataset(
-            tmp_path / "npy", [5, 6, 7, 8, 9, 10, 11, 12, 13, 14], freq_bins=64
-        )
+        x, y = write_npy_dataset(tmp_path / "npy", [5, 6, 7, 8, 9, 10, 11, 12], freq_bins=64)
         return [
             *extra,
             f"data.train_data_path={x}",
             f"data.segmented_data_path={y}",
             "data.freq_bins=64",
-            "data.val_fraction=0.2",
-            "data.test_fraction=0.2",
+            "data.val_fraction=0.25",
+            "data.test_fraction=0.25",
         ]
+    if (group, option) == ("data", "segmentation_folders"):
+        root = write_segmentation_folders(tmp_path / "folders", count=10, size=(32, 40))
+        return [
+            "experiment=segmentation_shapes",
+            *extra,
+            f"data.root={root}",
+            "data.num_classes=3",
+            "data.batch_size=2",
+        ]
+    if (group, option) in SEGMENTATION:
+        return ["experiment=segmentation_shapes", *extra, *SHAPES_SMALL]
+    if group == "experiment" and option.startswith("segmentation"):
+        return [*extra, *SHAPES_SMALL]
     if group == "trainer":
         extra.append("trainer.accelerator=cpu")  # gpu/ddp options, checked on a CPU machine
-    return [*extra, *small]
+    return [*extra, *SPECTROGRAM_SMALL]
 
 
 def test_the_conf_tree_has_the_documented_groups():
@@ -106,7 +121,13 @@ def test_every_option_composes_and_instantiates(group, option, tmp_path):
     # one forward pass of the composed network on a batch of the composed data
     batch = next(iter(datamodule.val_dataloader()))
     with torch.no_grad():
-        assert task(batch["input"]).shape == batch["target"].shape
+        if "input" in batch:
+            assert task(batch["input"]).shape == batch["target"].shape
+        else:
+            out = task(batch["image"])
+            assert (
+                out.shape[0] == batch["mask"].shape[0] and out.shape[2:] == batch["mask"].shape[1:]
+            )
 
 
 def test_model_follows_the_data_by_interpolation(tmp_path):

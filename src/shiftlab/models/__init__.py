@@ -1,6 +1,7 @@
 """Networks: plain ``nn.Module``s that know nothing of Lightning or file formats."""
 
+from shiftlab.models.smp_models import SMPSegmentor
 from shiftlab.models.tsconv import TSConv2d, time_shift
 from shiftlab.models.unet import TSConvUNet
 
-__all__ = ["TSConv2d", "TSConvUNet", "time_shift"]
+__all__ = ["SMPSegmentor", "TSConv2d", "TSConvUNet", "time_shift"]

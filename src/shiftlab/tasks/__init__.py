@@ -2,5 +2,6 @@
 
 from shiftlab.tasks.base import Task
 from shiftlab.tasks.regression import SpectrogramRegression
+from shiftlab.tasks.segmentation import SemanticSegmentation
 
-__all__ = ["SpectrogramRegression", "Task"]
+__all__ = ["SemanticSegmentation", "SpectrogramRegression", "Task"]

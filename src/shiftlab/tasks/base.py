@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 import shiftlab
+from shiftlab.tasks.padding import crop_to, pad_to_multiple
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
@@ -55,9 +56,11 @@ class Task(L.LightningModule):
         self.run_config: dict[str, Any] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the network on ``x``, padded to the size multiple it declares, cropped back."""
+        x, size = pad_to_multiple(x, getattr(self.net, "size_multiple", None))
         if self.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x)
+        return crop_to(self.net(x), size)
 
     def configure_optimizers(self) -> dict[str, Any] | tuple[list, list]:
         optimizer = self.optimizer_factory(params=self.net.parameters())

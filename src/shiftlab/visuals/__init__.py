@@ -1,5 +1,19 @@
 """Pictures of inputs, targets and predictions (numpy in, H×W×3 uint8 out)."""
 
+from shiftlab.visuals.masks import (
+    class_colours,
+    confusion_matrix_image,
+    displayable,
+    overlay,
+    sample_grid,
+)
 from shiftlab.visuals.spectrograms import spectrogram_panels
 
-__all__ = ["spectrogram_panels"]
+__all__ = [
+    "class_colours",
+    "confusion_matrix_image",
+    "displayable",
+    "overlay",
+    "sample_grid",
+    "spectrogram_panels",
+]

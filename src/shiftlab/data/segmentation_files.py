@@ -1,0 +1,118 @@
+"""Find, pair, read and check segmentation images and masks on disk."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from shiftlab.errors import DataError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def pair_by_stem(image_dir: Path, mask_dir: Path) -> list[tuple[Path, Path]]:
+    """Pair every image with the mask of the same file stem; an unpaired image is an error."""
+    if not image_dir.is_dir():
+        raise DataError(f"{image_dir} is not a directory of images.")
+    if not mask_dir.is_dir():
+        raise DataError(
+            f"{image_dir} has no mask folder: expected {mask_dir} (masks live in "
+            f"'<split>annot/', e.g. train/ and trainannot/)."
+        )
+    masks = {p.stem: p for p in image_files(mask_dir)}
+    pairs = []
+    for image in image_files(image_dir):
+        if image.stem not in masks:
+            raise DataError(
+                f"Image {image} has no mask: expected {mask_dir / (image.stem + '.png')}. Add "
+                "the mask or move the image out of the dataset."
+            )
+        pairs.append((image, masks[image.stem]))
+    if not pairs:
+        raise DataError(f"{image_dir} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
+    return pairs
+
+
+def read_image(path: Path, channels: int) -> np.ndarray:
+    """An H×W×channels uint8 array (grey for 1 channel, RGB for 3)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img = img.convert("L" if channels == 1 else "RGB")
+            array = np.asarray(img)
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise DataError(
+            f"Cannot read image {path}: {err}. The file is corrupt or not an image; replace or "
+            "remove it."
+        ) from err
+    return array[..., None] if array.ndim == 2 else array
+
+
+def read_mask(path: Path, palette: Sequence[Sequence[int]] | None) -> np.ndarray:
+    """An H×W int64 array of class indices, from an index PNG or (with a palette) an RGB mask."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            if palette is None:
+                if img.mode not in ("L", "P", "I", "I;16", "1"):
+                    raise DataError(
+                        f"Mask {path} is a {img.mode} image; masks must hold class indices "
+                        "(mode L or P), or give the class colours as data.palette."
+                    )
+                return np.asarray(img).astype(np.int64)
+            rgb = np.asarray(img.convert("RGB"))
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise DataError(f"Cannot read mask {path}: {err}. Replace or remove it.") from err
+    return _colours_to_indices(rgb, palette, path)
+
+
+def _colours_to_indices(rgb: np.ndarray, palette: Sequence[Sequence[int]], path: Path):
+    colours = np.asarray(palette, dtype=np.int64)
+    flat = rgb.reshape(-1, 3).astype(np.int64)
+    codes = flat @ np.array([65536, 256, 1])
+    table = colours @ np.array([65536, 256, 1])
+    order = np.argsort(table)
+    pos = np.searchsorted(table[order], codes)
+    pos = np.clip(pos, 0, len(table) - 1)
+    found = table[order][pos] == codes
+    if not found.all():
+        bad = flat[~found][0].tolist()
+        raise DataError(
+            f"Mask {path} has the colour {tuple(bad)}, which is not in data.palette. Add it to "
+            "the palette (one RGB colour per class, in class order) or fix the mask."
+        )
+    return order[pos].reshape(rgb.shape[:2]).astype(np.int64)
+
+
+def check_pair(
+    image: np.ndarray,
+    mask: np.ndarray,
+    num_classes: int,
+    ignore_index: int | None,
+    image_name: str,
+    mask_name: str,
+) -> None:
+    """Refuse a mask of another size than its image, or with values outside the classes."""
+    if image.shape[:2] != mask.shape[:2]:
+        raise DataError(
+            f"Mask {mask_name} is {mask.shape[1]}×{mask.shape[0]} but its image {image_name} is "
+            f"{image.shape[1]}×{image.shape[0]} (width×height); a mask must match its image."
+        )
+    values = np.unique(mask)
+    valid = (values >= 0) & (values < num_classes)
+    if ignore_index is not None:
+        valid |= values == ignore_index
+    if not valid.all():
+        raise DataError(
+            f"Mask {mask_name} holds class values {values[~valid].tolist()} outside 0–"
+            f"{num_classes - 1} (data.num_classes={num_classes}). Fix the mask, raise "
+            "data.num_classes, or mark such pixels with data.ignore_index."
+        )

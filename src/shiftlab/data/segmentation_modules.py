@@ -1,0 +1,322 @@
+"""LightningDataModules for semantic segmentation: image folders and synthetic shapes."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.utilities import rank_zero_only
+from torch.utils.data import DataLoader, Dataset
+
+from shiftlab.data.segmentation_files import check_pair, pair_by_stem, read_image, read_mask
+from shiftlab.data.synthetic_shapes import SHAPE_CLASSES, ShapesSynthesis
+from shiftlab.data.transforms import compose
+from shiftlab.errors import ConfigError
+
+SPLITS = ("train", "val", "test")
+Mode = Literal["binary", "multiclass"]
+
+
+class SegmentationSamples(Dataset):
+    """Image/mask pairs, read lazily, checked, and transformed jointly.
+
+    ``read(i)`` returns ``(image H×W×C uint8, mask H×W int, image name, mask name)``. Items
+    are dicts: ``image`` (C×H×W float), ``mask`` (H×W int64) and ``index``.
+    """
+
+    def __init__(
+        self,
+        read: Callable[[int], tuple[np.ndarray, np.ndarray, str, str]],
+        indices: Sequence[int],
+        transform: Callable[..., dict[str, Any]],
+        num_classes: int,
+        ignore_index: int | None,
+    ) -> None:
+        self.read = read
+        self.indices = list(indices)
+        self.transform = transform
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        index = self.indices[i]
+        image, mask, image_name, mask_name = self.read(index)
+        check_pair(image, mask, self.num_classes, self.ignore_index, image_name, mask_name)
+        out = self.transform(image=image, mask=mask)
+        image_t = np.require(out["image"].transpose(2, 0, 1), np.float32, ["C", "W"])
+        mask_t = np.require(out["mask"], np.int64, ["C", "W"])
+        return {
+            "image": torch.from_numpy(image_t),
+            "mask": torch.from_numpy(mask_t),
+            "index": index,
+        }
+
+
+class SegmentationDataModule(L.LightningDataModule):
+    """Shared loading for segmentation data; subclasses say where the samples come from.
+
+    Args:
+        num_classes: classes in the masks, background included (2 for binary masks).
+        class_names: a name per class for metrics and tables (default ``class_0``, ...).
+        mode: ``multiclass`` (one class per pixel) or ``binary`` (foreground vs background;
+            the network then has one output channel).
+        in_channels: 1 to read images as grey, 3 as RGB.
+        ignore_index: a mask value that counts in neither loss nor metrics (e.g. 255).
+        train_transforms, eval_transforms: named albumentations transforms applied in order
+            to image and mask together (see :mod:`shiftlab.data.transforms`).
+        batch_size, num_workers, pin_memory: data loader settings (``pin_memory=None`` pins
+            when CUDA is available).
+        out_channels: the network's output channels, stated in the config so that models
+            follow it by interpolation; checked against ``mode`` and ``num_classes``.
+        mean, std: the normalisation the pipelines apply (one value per channel, for 0–1
+            pixel values); kept so that predictions can be shown in the images' colours.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        class_names: Sequence[str] | None = None,
+        mode: Mode = "multiclass",
+        in_channels: int = 3,
+        ignore_index: int | None = None,
+        train_transforms: Mapping[str, Any] | None = None,
+        eval_transforms: Mapping[str, Any] | None = None,
+        batch_size: int = 16,
+        num_workers: int = 0,
+        pin_memory: bool | None = None,
+        out_channels: int | None = None,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__()
+        if mode not in ("binary", "multiclass"):
+            raise ConfigError(f"data.mode must be 'binary' or 'multiclass', got {mode!r}.")
+        if mode == "binary" and num_classes != 2:
+            raise ConfigError(f"data.mode=binary needs data.num_classes=2, got {num_classes}.")
+        if in_channels not in (1, 3):
+            raise ConfigError(f"data.in_channels must be 1 (grey) or 3 (RGB), got {in_channels}.")
+        if batch_size < 1:
+            raise ConfigError(f"data.batch_size must be at least 1, got {batch_size}.")
+        names = list(class_names) if class_names else [f"class_{i}" for i in range(num_classes)]
+        if len(names) != num_classes:
+            raise ConfigError(
+                f"data.class_names has {len(names)} names but data.num_classes is "
+                f"{num_classes}; give one name per class."
+            )
+        self.num_classes = num_classes
+        self.class_names = names
+        self.mode = mode
+        self.in_channels = in_channels
+        self.out_channels = 1 if mode == "binary" else num_classes
+        if out_channels is not None and out_channels != self.out_channels:
+            raise ConfigError(
+                f"data.out_channels is {out_channels} but mode={mode} with {num_classes} "
+                f"classes needs {self.out_channels}; set data.out_channels={self.out_channels}."
+            )
+        for key, values in (("mean", mean), ("std", std)):
+            if values is not None and len(values) != in_channels:
+                raise ConfigError(
+                    f"data.{key} has {len(values)} values for {in_channels}-channel images; "
+                    f"give one per channel (e.g. data.{key}=[0.5] for grey images)."
+                )
+        self.mean, self.std = mean, std
+        self.ignore_index = ignore_index
+        self.train_transform = compose(train_transforms)
+        self.eval_transform = compose(eval_transforms)
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.datasets: dict[str, SegmentationSamples] | None = None
+
+    def split_indices(self) -> dict[str, list[int]]:
+        raise NotImplementedError
+
+    def read(self, index: int) -> tuple[np.ndarray, np.ndarray, str, str]:
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets is not None:
+            return
+        self.datasets = {}
+        for split, indices in self.split_indices().items():
+            if not indices:
+                raise ConfigError(
+                    f"The {split} split of the segmentation data is empty; add samples or "
+                    f"raise data.{split}_fraction."
+                )
+            transform = self.train_transform if split == "train" else self.eval_transform
+            self.datasets[split] = SegmentationSamples(
+                self.read, indices, transform, self.num_classes, self.ignore_index
+            )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if self.datasets is None:
+            self.setup()
+        assert self.datasets is not None
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+        )
+
+
+class ShapesSynth(SegmentationDataModule):
+    """Random shapes (circle, rectangle, triangle) on textured, noisy backgrounds.
+
+    Sample ``i`` depends only on ``(seed, i)``; train is ``[0, num_train)``, val and test
+    follow. Generated once, in memory. Four classes: background and the three shapes.
+
+    Args:
+        num_train, num_val, num_test: images per split.
+        size: image height and width in pixels.
+        seed: the generator's seed (separate from the training seed).
+        Other arguments: see :class:`SegmentationDataModule`.
+    """
+
+    def __init__(
+        self,
+        num_train: int = 384,
+        num_val: int = 64,
+        num_test: int = 64,
+        size: int = 96,
+        seed: int = 1234,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("num_classes", len(SHAPE_CLASSES))
+        kwargs.setdefault("class_names", list(SHAPE_CLASSES))
+        super().__init__(**kwargs)
+        if self.num_classes != len(SHAPE_CLASSES) or self.mode != "multiclass":
+            raise ConfigError(
+                f"shapes_synth has {len(SHAPE_CLASSES)} classes ({', '.join(SHAPE_CLASSES)}) "
+                "in multiclass mode; leave data.num_classes and data.mode as they are."
+            )
+        self.counts = {"train": num_train, "val": num_val, "test": num_test}
+        self.seed = seed
+        self.generator = ShapesSynthesis(size=size)
+        self._samples: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def split_indices(self) -> dict[str, list[int]]:
+        splits, start = {}, 0
+        for split in SPLITS:
+            splits[split] = list(range(start, start + self.counts[split]))
+            start += self.counts[split]
+        for index in range(start):  # generate once; every epoch reuses them
+            image, mask = self.generator.sample(self.seed, index)
+            if self.in_channels == 1:
+                image = image.mean(axis=2, keepdims=True).astype(np.uint8)
+            self._samples[index] = (image, mask.astype(np.int64))
+        return splits
+
+    def read(self, index: int) -> tuple[np.ndarray, np.ndarray, str, str]:
+        image, mask = self._samples[index]
+        name = f"shapes_synth[{index}]"
+        return image, mask, name, name
+
+
+class SegmentationFolders(SegmentationDataModule):
+    """Images and masks from ``train/ trainannot/ val/ valannot/ test/ testannot/`` folders.
+
+    Images and masks pair by file stem. Masks are PNGs of class indices, or RGB colour masks
+    with ``palette`` (one RGB colour per class, in class order). A missing ``val`` or ``test``
+    folder is covered by a reproducible split of ``train`` (``val_fraction``,
+    ``test_fraction``, ``split_seed``), written to ``splits_file``.
+
+    Args:
+        root: the folder holding the split folders.
+        palette: RGB colour of each class, for colour masks; ``None`` for index masks.
+        val_fraction, test_fraction, split_seed, splits_file: the split of ``train`` used
+            for missing folders, and where it is written.
+        Other arguments: see :class:`SegmentationDataModule`.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        num_classes: int,
+        palette: Sequence[Sequence[int]] | None = None,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        split_seed: int = 0,
+        splits_file: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(num_classes=num_classes, **kwargs)
+        if palette is not None and len(palette) != num_classes:
+            raise ConfigError(
+                f"data.palette has {len(palette)} colours but data.num_classes is "
+                f"{num_classes}; give one RGB colour per class."
+            )
+        if val_fraction + test_fraction >= 1.0:
+            raise ConfigError(
+                "data.val_fraction + data.test_fraction must stay below 1 (training keeps "
+                "the rest)."
+            )
+        self.root = Path(root).expanduser()
+        self.palette = [list(c) for c in palette] if palette is not None else None
+        self.fractions = {"val": val_fraction, "test": test_fraction}
+        self.split_seed = split_seed
+        self.splits_file = splits_file
+        self.pairs: list[tuple[Path, Path]] = []
+
+    def split_indices(self) -> dict[str, list[int]]:
+        if not (self.root / "train").is_dir():
+            raise ConfigError(
+                f"data.root: {self.root} has no train/ folder. Expected train/ trainannot/ "
+                "(and optionally val/ valannot/ test/ testannot/) under data.root."
+            )
+        splits: dict[str, list[int]] = {}
+        for split in SPLITS:
+            if split == "train" or (self.root / split).is_dir():
+                pairs = pair_by_stem(self.root / split, self.root / f"{split}annot")
+                splits[split] = list(range(len(self.pairs), len(self.pairs) + len(pairs)))
+                self.pairs.extend(pairs)
+        missing = [s for s in ("val", "test") if s not in splits]
+        if missing:
+            order = np.random.default_rng(self.split_seed).permutation(splits["train"])
+            start = 0
+            for split in missing:
+                count = round(len(order) * self.fractions[split])
+                splits[split] = sorted(int(i) for i in order[start : start + count])
+                start += count
+            splits["train"] = sorted(int(i) for i in order[start:])
+        self._write_splits(splits)
+        return {s: splits[s] for s in SPLITS}
+
+    def read(self, index: int) -> tuple[np.ndarray, np.ndarray, str, str]:
+        image_path, mask_path = self.pairs[index]
+        image = read_image(image_path, self.in_channels)
+        mask = read_mask(mask_path, self.palette)
+        return image, mask, str(image_path), str(mask_path)
+
+    @rank_zero_only
+    def _write_splits(self, splits: dict[str, list[int]]) -> None:
+        if not self.splits_file:
+            return
+        path = Path(self.splits_file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        where = {i: s for s, indices in splits.items() for i in indices}
+        with path.open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["index", "split", "image", "mask"])
+            for i, (image, mask) in enumerate(self.pairs):
+                writer.writerow([i, where[i], image, mask])
