@@ -28,7 +28,7 @@ def test_unknown_subcommand_suggests_the_nearest(workdir):
 def test_train_help_lists_groups_and_options(workdir):
     out = run_shiftlab("train", "--help", cwd=workdir).stdout
     assert "shiftlab train" in out
-    assert "model: conv_unet, tsconv_unet" in out
+    assert "model: conv_unet, smp, smp_deeplabv3plus, smp_fpn, smp_segformer, smp_unet, tsconv_unet" in out
     assert (
         "optimizer: adadelta, adafactor, adagrad, adam, adamax, adamw, nadam, radam, rmsprop, sgd"
         in out
@@ -101,7 +101,8 @@ def test_shell_completion_for_commands_groups_and_options(workdir):
 
     assert complete("shiftlab tr") == ["train"]
     assert "model=" in complete("shiftlab train mod")
-    assert complete("shiftlab train model=") == ["model=conv_unet", "model=tsconv_unet"]
+    assert complete("shiftlab train model=t") == ["model=tsconv_unet"]
+    assert "model=smp_unet" in complete("shiftlab train model=")
     assert "optimizer=adamw" in complete("shiftlab train optimizer=ada")
     script = run_shiftlab("-sc", "install=bash", cwd=workdir).stdout
     assert "complete -o nospace -o default -F hydra_bash_completion shiftlab" in script

@@ -195,10 +195,10 @@ class ShapesSynth(SegmentationDataModule):
 
     def __init__(
         self,
-        num_train: int = 384,
+        num_train: int = 512,
         num_val: int = 64,
         num_test: int = 64,
-        size: int = 96,
+        size: int = 64,
         seed: int = 1234,
         **kwargs: Any,
     ) -> None:
