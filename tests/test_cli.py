@@ -28,7 +28,10 @@ def test_unknown_subcommand_suggests_the_nearest(workdir):
 def test_train_help_lists_groups_and_options(workdir):
     out = run_shiftlab("train", "--help", cwd=workdir).stdout
     assert "shiftlab train" in out
-    assert "model: conv_unet, smp, smp_deeplabv3plus, smp_fpn, smp_segformer, smp_unet, tsconv_unet" in out
+    assert (
+        "model: conv_unet, smp, smp_deeplabv3plus, smp_fpn, smp_segformer, smp_unet, tsconv_unet"
+        in out
+    )
     assert (
         "optimizer: adadelta, adafactor, adagrad, adam, adamax, adamw, nadam, radam, rmsprop, sgd"
         in out
