@@ -77,3 +77,8 @@ def test_encoder_weights_from_a_local_file(tmp_path):
         assert torch.equal(a, b)
     with pytest.raises(ConfigError, match="does not exist"):
         SMPSegmentor("unet", "resnet18", encoder_weights=str(tmp_path / "missing.pth"))
+
+
+def test_arguments_an_architecture_does_not_take_are_named():
+    with pytest.raises(ConfigError, match=r"decoder_channels=\[8, 8\].*~model.decoder_channels"):
+        SMPSegmentor("deeplabv3plus", "resnet18", decoder_channels=[8, 8])

@@ -67,9 +67,18 @@ class SMPSegmentor(nn.Module):
                 classes=num_classes,
                 **arch_kwargs,
             )
-        except (KeyError, ValueError, RuntimeError) as err:
+        except (KeyError, ValueError, RuntimeError, TypeError) as err:
+            extra = ", ".join(f"{k}={v}" for k, v in arch_kwargs.items())
+            hint = (
+                f" Architectures take different arguments: drop the ones {arch} does not take "
+                f"(e.g. ~model.{next(iter(arch_kwargs))})."
+                if arch_kwargs
+                else ""
+            )
             raise ConfigError(
-                f"model: SMP could not build arch={arch} with encoder={encoder}: {err}"
+                f"model: SMP could not build arch={arch} with encoder={encoder}"
+                + (f" and {extra}" if extra else "")
+                + f" ({type(err).__name__}: {err}).{hint}"
             ) from err
         if weights_file is not None:
             _load_encoder_weights(self.model.encoder, weights_file)
