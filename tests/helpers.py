@@ -44,3 +44,28 @@ def write_segmentation_folders(root, splits=("train",), count=6, size=(40, 56), 
             Image.fromarray(image).save(root / split / f"{split}_{i:02d}.png")
             Image.fromarray(mask).save(root / f"{split}annot" / f"{split}_{i:02d}.png")
     return root
+
+
+def write_class_folders(root, classes=("cat", "dog", "owl"), per_class=6, size=(20, 30)):
+    """``root/<class>/<i>.png``; images of class k are filled with grey level 60*k + i."""
+    from PIL import Image
+
+    for k, name in enumerate(classes):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            image = np.full((*size, 3), 60 * k + i, dtype=np.uint8)
+            Image.fromarray(image).save(root / name / f"{name}_{i}.png")
+    return root
+
+
+def write_idx(path, array):
+    """Write ``array`` (uint8) as an IDX file, gzipped when ``path`` ends in .gz."""
+    import gzip
+
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(n).to_bytes(4, "big") for n in array.shape
+    )
+    data = header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "wb") as f:
+        f.write(data)

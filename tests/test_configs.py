@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
@@ -14,8 +15,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from shiftlab import config_dir
 from shiftlab.building import build
-from shiftlab.training import _items
-from tests.helpers import write_npy_dataset, write_segmentation_folders
+from shiftlab.training import _items, build_task
+from tests.helpers import (
+    write_class_folders,
+    write_idx,
+    write_npy_dataset,
+    write_segmentation_folders,
+)
 
 GROUPS_WITH_A_HYDRA_OVERRIDE = {"hydra"}  # composed by Hydra itself, checked in test_cli
 
@@ -47,10 +53,52 @@ SEGMENTATION = {
 SPECTROGRAM_SMALL = ["data.num_train=4", "data.num_val=2", "data.num_test=2",
                      "data.max_frames=12", "data.min_frames=4"]  # fmt: skip
 SHAPES_SMALL = ["data.num_train=4", "data.num_val=2", "data.num_test=2", "data.size=32"]
+CLASSIFICATION = {
+    ("data", "image_folder"), ("data", "image_csv"), ("data", "fashion_mnist"),
+    ("model", "layer_classifier"), ("model", "timm_classifier"), ("model", "fashion_cnn"),
+    ("task", "classification"), ("experiment", "fashion_mnist_cnn"),
+}  # fmt: skip
+
+
+def classification_overrides(group: str, option: str, tmp_path: Path) -> list[str]:
+    """Classification options run on small data the test writes (no download)."""
+    base = [] if group == "experiment" else ["experiment=fashion_mnist_cnn"]
+    if (group, option) in {("data", "fashion_mnist"), ("experiment", "fashion_mnist_cnn")}:
+        for prefix, n in (("train", 20), ("t10k", 10)):
+            write_idx(tmp_path / f"{prefix}-images-idx3-ubyte", np.zeros((n, 28, 28)))
+            write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10)
+        return [*base, f"{group}={option}", f"data.root={tmp_path}", "data.val_fraction=0.5"]
+    if (group, option) == ("data", "image_csv"):
+        images = write_class_folders(tmp_path / "csv", classes=("all",), per_class=8)
+        with (tmp_path / "labels.csv").open("w") as f:
+            f.write("files,type\n" + "".join(f"all_{i}.png,{'ab'[i % 2]}\n" for i in range(8)))
+        return [
+            *base,
+            "data=image_csv",
+            f"data.images_dir={images / 'all'}",
+            f"data.csv_path={tmp_path / 'labels.csv'}",
+            "data.image_size=[16,16]",
+            "data.val_fraction=0.25",
+            "data.test_fraction=0.25",
+        ]
+    root = write_class_folders(tmp_path / "folders", per_class=4)
+    model = ["model.name=resnet18"] if option == "timm_classifier" else []
+    return [
+        *base,
+        "data=image_folder",
+        f"{group}={option}",
+        f"data.root={root}",
+        "data.image_size=[16,16]",
+        "data.val_fraction=0.25",
+        "data.test_fraction=0.25",
+        *model,
+    ]
 
 
 def overrides_for(group: str, option: str, tmp_path: Path) -> list[str]:
     extra = [f"{group}={option}", f"paths.output_dir={tmp_path}", f"paths.log_dir={tmp_path}"]
+    if (group, option) in CLASSIFICATION:
+        return [*classification_overrides(group, option, tmp_path), *extra[1:]]
     if (group, option) == ("data", "spectrogram_npy"):
         x, y = write_npy_dataset(tmp_path / "npy", [5, 6, 7, 8, 9, 10, 11, 12], freq_bins=64)
         return [
@@ -105,10 +153,10 @@ def test_every_option_composes_and_instantiates(group, option, tmp_path):
     OmegaConf.to_container(OmegaConf.masked_copy(cfg, run_keys), resolve=True)  # all resolve
     datamodule = build(cfg.data, "data")
     datamodule.setup("fit")
-    net = build(cfg.model, "model")
+    task = build_task(cfg, datamodule)
+    net = task.net
     optimizer = build(cfg.optimizer, "optimizer")
     schedulers = build(cfg.scheduler, "scheduler") if cfg.scheduler else None
-    task = build(cfg.task, "task", net=net, optimizer=optimizer, schedulers=schedulers)
     callbacks = [build(n, k) for k, n in _items(cfg.get("callbacks"))]
     loggers = [build(n, k) for k, n in _items(cfg.get("logger"))]
     trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
@@ -123,6 +171,8 @@ def test_every_option_composes_and_instantiates(group, option, tmp_path):
     with torch.no_grad():
         if "input" in batch:
             assert task(batch["input"]).shape == batch["target"].shape
+        elif "label" in batch:
+            assert task(batch["image"]).shape == (batch["label"].shape[0], task.num_classes)
         else:
             out = task(batch["image"])
             assert (

@@ -56,7 +56,7 @@ def test_segmentation_experiment_logs_metrics_images_and_a_confusion_matrix(work
     counts = sum(int(v) for row in rows[1:] for v in row[1:])
     assert counts == 8 * 64 * 64  # every test pixel once
     table = (run / "test_per_class.md").read_text()
-    assert "| circle |" in table and "IoU" in table
+    assert "| circle |" in table and "| iou |" in table
 
 
 def test_folder_dataset_with_any_image_size_and_a_split_file(workdir):

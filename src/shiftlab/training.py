@@ -51,14 +51,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         L.seed_everything(cfg.seed, workers=True, verbose=False)
 
     datamodule = build(cfg.data, "data")
-    net = build(cfg.model, "model")
-    task = build(
-        cfg.task,
-        "task",
-        net=net,
-        optimizer=build(cfg.optimizer, "optimizer"),
-        schedulers=build(cfg.scheduler, "scheduler") if cfg.get("scheduler") else None,
-    )
+    task = build_task(cfg, datamodule)
     task.run_config = resolved
     loggers: list[Logger] = [
         build(node, f"logger.{name}") for name, node in _items(cfg.get("logger"))
@@ -99,6 +92,29 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         _log_hyperparameters(trainer.loggers, hyperparameters(cfg), metrics, trainer.global_step)
     log.info("Run directory: %s", output_dir)
     return metrics
+
+
+def build_task(cfg: DictConfig, datamodule: Any) -> L.LightningModule:
+    """The network and the task around it, with the facts only the data knows filled in.
+
+    Data that discovers its classes (class folders, CSV labels) leaves ``num_classes`` and
+    ``class_names`` null in the config; every model or task argument that is null in the
+    config and named in ``datamodule.network_facts()`` takes the data's value.
+    """
+    facts = datamodule.network_facts() if hasattr(datamodule, "network_facts") else {}
+    net = build(cfg.model, "model", **_unset(cfg.model, facts))
+    return build(
+        cfg.task,
+        "task",
+        net=net,
+        optimizer=build(cfg.optimizer, "optimizer"),
+        schedulers=build(cfg.scheduler, "scheduler") if cfg.get("scheduler") else None,
+        **_unset(cfg.task, facts),
+    )
+
+
+def _unset(node: DictConfig, facts: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in facts.items() if k in node and node[k] is None}
 
 
 def monitored_value(metrics: dict[str, Any], monitor: str) -> float | None:

@@ -1,5 +1,11 @@
 """Data modules, datasets and readers; they know nothing of networks."""
 
+from shiftlab.data.classification_modules import (
+    ClassificationDataModule,
+    FashionMNIST,
+    ImageCSV,
+    ImageFolder,
+)
 from shiftlab.data.segmentation_modules import (
     SegmentationDataModule,
     SegmentationFolders,
@@ -12,6 +18,10 @@ from shiftlab.data.spectrogram_modules import (
 )
 
 __all__ = [
+    "ClassificationDataModule",
+    "FashionMNIST",
+    "ImageCSV",
+    "ImageFolder",
     "SegmentationDataModule",
     "SegmentationFolders",
     "ShapesSynth",

@@ -57,10 +57,13 @@ class Task(L.LightningModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Run the network on ``x``, padded to the size multiple it declares, cropped back."""
-        x, size = pad_to_multiple(x, getattr(self.net, "size_multiple", None))
-        if self.channels_last and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return crop_to(self.net(x), size)
+        padded, size = pad_to_multiple(x, getattr(self.net, "size_multiple", None))
+        if self.channels_last and padded.dim() == 4:
+            padded = padded.contiguous(memory_format=torch.channels_last)
+        out = self.net(padded)
+        if padded.shape[-2:] != x.shape[-2:] and out.dim() == x.dim():
+            out = crop_to(out, size)  # a dense prediction of the padded input
+        return out
 
     def configure_optimizers(self) -> dict[str, Any] | tuple[list, list]:
         optimizer = self.optimizer_factory(params=self.net.parameters())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -22,14 +21,9 @@ from torchmetrics.classification import (
 )
 
 from shiftlab.tasks.base import OptimizerFactory, SchedulerFactory, Task
+from shiftlab.tasks.reports import metric_key, write_class_report
 from shiftlab.tasks.segmentation_losses import make_segmentation_loss
-from shiftlab.visuals import (
-    class_colours,
-    confusion_matrix_image,
-    displayable,
-    overlay,
-    sample_grid,
-)
+from shiftlab.visuals import class_colours, displayable, overlay, sample_grid
 
 Mode = Literal["binary", "multiclass", "multilabel"]
 
@@ -182,42 +176,17 @@ class SemanticSegmentation(Task):
                 f"{stage}/{name}", present.mean() if present.numel() else vector.new_tensor(0.0)
             )
             for cls, value in zip(self.class_names, vector, strict=True):
-                self.log(f"{stage}/{name}/{cls}", value)
+                self.log(f"{stage}/{name}/{metric_key(cls)}", value)
         self.log(f"{stage}/pixel_accuracy", values["pixel_accuracy"].float())
         return per_class
 
     def _report_test(self, per_class: dict[str, np.ndarray], matrix: np.ndarray) -> None:
         """Confusion matrix (image in TensorBoard, CSV and PNG) and a per-class table."""
-        if not self.trainer.is_global_zero:
-            return
-        out_dir = Path(self.trainer.default_root_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        image = confusion_matrix_image(matrix, self.class_names)
-        for logger in self.loggers:
-            if hasattr(logger.experiment, "add_image"):
-                logger.experiment.add_image(
-                    "test/confusion_matrix", image, self.global_step, dataformats="HWC"
-                )
-        from PIL import Image
-
-        Image.fromarray(image).save(out_dir / "confusion_matrix.png")
-        with (out_dir / "confusion_matrix.csv").open("w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["true \\ predicted", *self.class_names])
-            for name, row in zip(self.class_names, matrix.astype(int), strict=True):
-                writer.writerow([name, *row.tolist()])
-        support = matrix.sum(axis=1).astype(int)
-        rows = [
-            (name, per_class["iou"][i], per_class["dice"][i], int(support[i]))
-            for i, name in enumerate(self.class_names)
-        ]
-        with (out_dir / "test_per_class.csv").open("w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["class", "iou", "dice", "pixels"])
-            writer.writerows([(n, f"{i:.4f}", f"{d:.4f}", p) for n, i, d, p in rows])
-        lines = ["| class | IoU | Dice | pixels |", "|---|---|---|---|"]
-        lines += [f"| {n} | {i:.3f} | {d:.3f} | {p} |" for n, i, d, p in rows]
-        (out_dir / "test_per_class.md").write_text("\n".join(lines) + "\n")
+        if self.trainer.is_global_zero:
+            out_dir = Path(self.trainer.default_root_dir)
+            write_class_report(
+                out_dir, matrix, self.class_names, per_class, self.loggers, self.global_step
+            )
 
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self.predict_labels(self(batch["image"]))
