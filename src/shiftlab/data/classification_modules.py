@@ -12,9 +12,10 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_only
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from shiftlab.data.idx_reader import find_idx, read_idx
+from shiftlab.data.loaders import SplitLoaders
 from shiftlab.data.segmentation_files import IMAGE_SUFFIXES, image_files, read_image
 from shiftlab.data.transforms import compose
 from shiftlab.errors import ConfigError, DataError
@@ -63,7 +64,7 @@ class LabelledImages(Dataset):
         return {"image": torch.from_numpy(image_t), "label": int(label), "index": index}
 
 
-class ClassificationDataModule(L.LightningDataModule):
+class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
     """Shared loading for labelled images; subclasses say where samples come from.
 
     Args:
@@ -225,27 +226,6 @@ class ClassificationDataModule(L.LightningDataModule):
             for i in sorted(where):
                 label = self.labels[i]
                 writer.writerow([i, where[i], self.names[i], label, self.class_names[label]])
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
-
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        self.setup()
-        assert self.datasets is not None
-        return DataLoader(
-            self.datasets[split],
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
-        )
 
     def _class_index(self, found: Sequence[str], where: str) -> dict[str, int]:
         """Map class names to labels: the fixed list if given (refusing others), else sorted."""

@@ -11,8 +11,9 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_only
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from shiftlab.data.loaders import SplitLoaders
 from shiftlab.data.segmentation_files import check_pair, pair_by_stem, read_image, read_mask
 from shiftlab.data.synthetic_shapes import SHAPE_CLASSES, ShapesSynthesis
 from shiftlab.data.transforms import compose
@@ -60,7 +61,7 @@ class SegmentationSamples(Dataset):
         }
 
 
-class SegmentationDataModule(L.LightningDataModule):
+class SegmentationDataModule(SplitLoaders, L.LightningDataModule):
     """Shared loading for segmentation data; subclasses say where the samples come from.
 
     Args:
@@ -156,28 +157,6 @@ class SegmentationDataModule(L.LightningDataModule):
             self.datasets[split] = SegmentationSamples(
                 self.read, indices, transform, self.num_classes, self.ignore_index
             )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
-
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        if self.datasets is None:
-            self.setup()
-        assert self.datasets is not None
-        return DataLoader(
-            self.datasets[split],
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
-        )
 
 
 class ShapesSynth(SegmentationDataModule):

@@ -65,6 +65,18 @@ class Task(L.LightningModule):
             out = crop_to(out, size)  # a dense prediction of the padded input
         return out
 
+    def log_training_loss(self, loss: torch.Tensor, batch_size: int) -> torch.Tensor:
+        """Stop with advice when the loss is NaN or infinite; else log it (per step and epoch)."""
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"The training loss became {loss.item()} at step {self.global_step}. Lower "
+                "optimizer.lr, add trainer.gradient_clip_val=1.0, or check the data for NaN."
+            )
+        self.log(
+            "train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch_size
+        )
+        return loss
+
     def configure_optimizers(self) -> dict[str, Any] | tuple[list, list]:
         optimizer = self.optimizer_factory(params=self.net.parameters())
         if not self.scheduler_factories:

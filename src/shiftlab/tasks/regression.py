@@ -121,14 +121,7 @@ class SpectrogramRegression(Task):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         _, _, _, loss = self._shared_step(batch)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"The training loss became {loss.item()} at step {self.global_step}. Lower "
-                "optimizer.lr, add trainer.gradient_clip_val=1.0, or check the data for NaN."
-            )
-        n = batch["input"].shape[0]
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=n)
-        return loss
+        return self.log_training_loss(loss, batch["input"].shape[0])
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, Any]:
         return self._evaluate(batch, self.val_metrics, self.val_baseline, "val")
