@@ -30,7 +30,8 @@ def test_fashion_mnist_cnn_learns_on_the_real_data(workdir):
     assert metrics["test/accuracy"] > 0.6  # chance is 0.1; 60 batches of 128 images
     assert "test/f1/T-shirt_top" in metrics and "test/top5_accuracy" in metrics
     tags = read_events(run / "tensorboard").Tags()
-    assert {"test/confusion_matrix", "test/misclassified", "val/samples"} <= set(tags["images"])
+    images = {"test/confusion_matrix", "test/misclassified", "val/samples_green_right_red_wrong"}
+    assert images <= set(tags["images"])
     assert {"val/accuracy", "val/f1", "val/precision", "val/recall"} <= set(tags["scalars"])
     table = (run / "test_per_class.md").read_text()
     assert "| Ankle boot |" in table and "f1" in table

@@ -20,7 +20,7 @@ from torchmetrics.classification import (
 
 from shiftlab.tasks.base import OptimizerFactory, SchedulerFactory, Task
 from shiftlab.tasks.reports import metric_key, write_class_report
-from shiftlab.visuals import displayable, sample_grid
+from shiftlab.visuals import displayable, framed, sample_grid
 
 PER_CLASS = ("precision", "recall", "f1")
 
@@ -176,9 +176,11 @@ class ImageClassification(Task):
     def validation_images(
         self, batch: dict[str, torch.Tensor], outputs: dict[str, Any], num_samples: int
     ) -> dict[str, np.ndarray]:
-        """The first validation images in a row (their predictions are in the metrics)."""
-        panels = [
-            displayable(batch["image"][k].detach().float().cpu().numpy())
-            for k in range(min(num_samples, batch["image"].shape[0]))
-        ]
-        return {"val/samples": sample_grid([panels])}
+        """The first validation images, framed green when predicted right and red when wrong."""
+        predicted = outputs["logits"].argmax(dim=1)
+        panels = []
+        for k in range(min(num_samples, batch["image"].shape[0])):
+            right = bool(predicted[k] == batch["label"][k])
+            image = displayable(batch["image"][k].detach().float().cpu().numpy())
+            panels.append(framed(image, (0.1, 0.8, 0.2) if right else (0.9, 0.1, 0.1)))
+        return {"val/samples_green_right_red_wrong": sample_grid([panels])}

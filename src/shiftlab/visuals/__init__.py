@@ -4,6 +4,7 @@ from shiftlab.visuals.masks import (
     class_colours,
     confusion_matrix_image,
     displayable,
+    framed,
     overlay,
     sample_grid,
 )
@@ -13,6 +14,7 @@ __all__ = [
     "class_colours",
     "confusion_matrix_image",
     "displayable",
+    "framed",
     "overlay",
     "sample_grid",
     "spectrogram_panels",

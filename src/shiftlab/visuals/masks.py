@@ -33,6 +33,13 @@ def overlay(image01: np.ndarray, mask: np.ndarray, colours: np.ndarray, alpha: f
     return out
 
 
+def framed(panel: np.ndarray, colour: tuple[float, float, float], width: int = 2) -> np.ndarray:
+    """An H×W×3 [0, 1] panel with a coloured frame (e.g. green right, red wrong)."""
+    out = panel.copy()
+    out[:width], out[-width:], out[:, :width], out[:, -width:] = colour, colour, colour, colour
+    return out
+
+
 def sample_grid(rows: Sequence[Sequence[np.ndarray]], gap: int = 2) -> np.ndarray:
     """Tile H×W×3 [0, 1] panels (rows of equal-size panels) into one uint8 image."""
     height, width = rows[0][0].shape[:2]
