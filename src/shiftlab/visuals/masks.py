@@ -40,8 +40,17 @@ def framed(panel: np.ndarray, colour: tuple[float, float, float], width: int = 2
     return out
 
 
-def sample_grid(rows: Sequence[Sequence[np.ndarray]], gap: int = 2) -> np.ndarray:
-    """Tile H×W×3 [0, 1] panels (rows of equal-size panels) into one uint8 image."""
+def sample_grid(
+    rows: Sequence[Sequence[np.ndarray]], gap: int = 2, min_size: int = 64
+) -> np.ndarray:
+    """Tile H×W×3 [0, 1] panels (rows of equal-size panels) into one uint8 image.
+
+    Panels smaller than ``min_size`` pixels are enlarged by a whole factor (pixels repeated),
+    so 28×28 images stay legible in TensorBoard.
+    """
+    factor = max(1, -(-min_size // min(rows[0][0].shape[:2])))
+    if factor > 1:
+        rows = [[p.repeat(factor, axis=0).repeat(factor, axis=1) for p in row] for row in rows]
     height, width = rows[0][0].shape[:2]
     n_cols = max(len(r) for r in rows)
     grid = np.ones((len(rows) * (height + gap) - gap, n_cols * (width + gap) - gap, 3))
