@@ -11,12 +11,12 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import Dataset
 
 from shiftlab.data.idx_reader import find_idx, read_idx
 from shiftlab.data.loaders import SplitLoaders
 from shiftlab.data.segmentation_files import IMAGE_SUFFIXES, image_files, read_image
+from shiftlab.data.splits import write_split_file
 from shiftlab.data.transforms import compose
 from shiftlab.errors import ConfigError, DataError
 
@@ -213,19 +213,13 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
         given["train"] = sorted(pool[keep].tolist())
         return {s: given[s] for s in SPLITS}
 
-    @rank_zero_only
     def _write_splits(self, splits: dict[str, list[int]]) -> None:
-        if not self.splits_file:
-            return
-        path = Path(self.splits_file)
-        path.parent.mkdir(parents=True, exist_ok=True)
         where = {i: s for s, indices in splits.items() for i in indices}
-        with path.open("w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["index", "split", "name", "label", "class"])
-            for i in sorted(where):
-                label = self.labels[i]
-                writer.writerow([i, where[i], self.names[i], label, self.class_names[label]])
+        rows = (
+            (i, where[i], self.names[i], self.labels[i], self.class_names[self.labels[i]])
+            for i in sorted(where)
+        )
+        write_split_file(self.splits_file, ["index", "split", "name", "label", "class"], rows)
 
     def _class_index(self, found: Sequence[str], where: str) -> dict[str, int]:
         """Map class names to labels: the fixed list if given (refusing others), else sorted."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -10,11 +9,11 @@ from typing import Any, Literal
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import Dataset
 
 from shiftlab.data.loaders import SplitLoaders
 from shiftlab.data.segmentation_files import check_pair, pair_by_stem, read_image, read_mask
+from shiftlab.data.splits import write_split_file
 from shiftlab.data.synthetic_shapes import SHAPE_CLASSES, ShapesSynthesis
 from shiftlab.data.transforms import compose
 from shiftlab.errors import ConfigError
@@ -287,15 +286,7 @@ class SegmentationFolders(SegmentationDataModule):
         mask = read_mask(mask_path, self.palette)
         return image, mask, str(image_path), str(mask_path)
 
-    @rank_zero_only
     def _write_splits(self, splits: dict[str, list[int]]) -> None:
-        if not self.splits_file:
-            return
-        path = Path(self.splits_file)
-        path.parent.mkdir(parents=True, exist_ok=True)
         where = {i: s for s, indices in splits.items() for i in indices}
-        with path.open("w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["index", "split", "image", "mask"])
-            for i, (image, mask) in enumerate(self.pairs):
-                writer.writerow([i, where[i], image, mask])
+        rows = ((i, where[i], image, mask) for i, (image, mask) in enumerate(self.pairs))
+        write_split_file(self.splits_file, ["index", "split", "image", "mask"], rows)

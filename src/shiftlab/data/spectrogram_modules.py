@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader
 
 from shiftlab.data.npy_reader import Spectrograms, read_spectrograms
 from shiftlab.data.spectrograms import LengthGroupedSampler, SpectrogramPairs, pad_collate
+from shiftlab.data.splits import write_split_file
 from shiftlab.data.synthetic_speech import SpeechSynthesis
 from shiftlab.errors import ConfigError, DataError
 
@@ -280,15 +277,10 @@ class SpectrogramNpy(SpectrogramDataModule):
             assignment[i] = "test"
         return assignment
 
-    @rank_zero_only
     def _write_splits(self, assignment: list[str], inputs: Spectrograms, targets: Spectrograms):
-        if not self.splits_file:
-            return
-        path = Path(self.splits_file)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["index", "split", "input", "target", "frames"])
-            for i, split in enumerate(assignment):
-                frames = inputs.arrays[i].shape[-1]
-                writer.writerow([i, split, inputs.sources[i], targets.sources[i], frames])
+        rows = (
+            (i, split, inputs.sources[i], targets.sources[i], inputs.arrays[i].shape[-1])
+            for i, split in enumerate(assignment)
+        )
+        header = ["index", "split", "input", "target", "frames"]
+        write_split_file(self.splits_file, header, rows)
