@@ -24,6 +24,13 @@ def folders(root, **kwargs) -> SegmentationFolders:
     return SegmentationFolders(str(root), **kwargs)
 
 
+def read_every_sample(dm) -> None:
+    """Read every sample of every split (checks run when a sample is read)."""
+    for dataset in dm.datasets.values():
+        for _ in dataset:
+            pass
+
+
 def test_flip_moves_the_mask_exactly_with_the_image():
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, size=(8, 12, 3), dtype=np.uint8)
@@ -105,9 +112,7 @@ def test_mask_of_another_size_is_named(tmp_path):
     with pytest.raises(
         DataError, match=r"Mask .*train_01.png is 10×10 but its image .*train_01.png is 56×40"
     ):
-        for split in ("train", "val", "test"):
-            for _ in dm.datasets[split]:
-                pass
+        read_every_sample(dm)
 
 
 def test_mask_values_outside_the_classes_are_named(tmp_path):
@@ -117,9 +122,7 @@ def test_mask_values_outside_the_classes_are_named(tmp_path):
     with pytest.raises(
         DataError, match=r"Mask .*train_0[34].png holds class values \[[34]\] outside 0–2"
     ):
-        for split in ("train", "val", "test"):
-            for _ in dm.datasets[split]:
-                pass
+        read_every_sample(dm)
 
 
 def test_ignore_index_values_are_allowed(tmp_path):
@@ -138,9 +141,7 @@ def test_corrupt_image_is_named(tmp_path):
     dm = folders(root, val_fraction=0.2, test_fraction=0.2)
     dm.setup()
     with pytest.raises(DataError, match=r"Cannot read image .*train_00.png"):
-        for s in dm.datasets.values():
-            for _ in s:
-                pass
+        read_every_sample(dm)
 
 
 def test_colour_masks_with_a_palette(tmp_path):
@@ -158,9 +159,7 @@ def test_colour_masks_with_a_palette(tmp_path):
     rgb[0, 0] = [9, 9, 9]
     Image.fromarray(rgb).save(root / "trainannot" / "train_00.png")
     with pytest.raises(DataError, match=r"colour \(9, 9, 9\), which is not in data.palette"):
-        for s in dm.datasets.values():
-            for _ in s:
-                pass
+        read_every_sample(dm)
 
 
 def test_grey_images_and_normalisation_settings_are_checked(tmp_path):

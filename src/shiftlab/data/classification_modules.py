@@ -16,11 +16,10 @@ from torch.utils.data import Dataset
 from shiftlab.data.idx_reader import find_idx, read_idx
 from shiftlab.data.loaders import SplitLoaders
 from shiftlab.data.segmentation_files import IMAGE_SUFFIXES, image_files, read_image
-from shiftlab.data.splits import write_split_file
+from shiftlab.data.splits import SPLITS, split_off, write_split_file
 from shiftlab.data.transforms import compose
 from shiftlab.errors import ConfigError, DataError
 
-SPLITS = ("train", "val", "test")
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
@@ -196,21 +195,8 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
     def _complete_splits(self, given: dict[str, list[int]] | None) -> dict[str, list[int]]:
         """Split off val (and test, when the data has none) reproducibly, per class."""
         given = dict(given or {"train": list(range(len(self.labels)))})
-        missing = [s for s in ("val", "test") if s not in given]
-        rng = np.random.default_rng(self.split_seed)
-        pool = np.array(given["train"])
-        labels = np.array(self.labels)[pool] if len(pool) else np.array([])
-        keep = np.ones(len(pool), dtype=bool)
-        for split in missing:
-            chosen: list[int] = []
-            for cls in np.unique(labels):  # stratified: every class in every split
-                members = np.flatnonzero((labels == cls) & keep)
-                count = round(len(np.flatnonzero(labels == cls)) * self.fractions[split])
-                picked = rng.permutation(members)[:count]
-                keep[picked] = False
-                chosen.extend(pool[picked].tolist())
-            given[split] = sorted(chosen)
-        given["train"] = sorted(pool[keep].tolist())
+        missing = {s: self.fractions[s] for s in ("val", "test") if s not in given}
+        given.update(split_off(given["train"], missing, self.split_seed, self.labels))
         return {s: given[s] for s in SPLITS}
 
     def _write_splits(self, splits: dict[str, list[int]]) -> None:

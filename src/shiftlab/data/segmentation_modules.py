@@ -13,12 +13,11 @@ from torch.utils.data import Dataset
 
 from shiftlab.data.loaders import SplitLoaders
 from shiftlab.data.segmentation_files import check_pair, pair_by_stem, read_image, read_mask
-from shiftlab.data.splits import write_split_file
+from shiftlab.data.splits import SPLITS, split_off, write_split_file
 from shiftlab.data.synthetic_shapes import SHAPE_CLASSES, ShapesSynthesis
 from shiftlab.data.transforms import compose
 from shiftlab.errors import ConfigError
 
-SPLITS = ("train", "val", "test")
 Mode = Literal["binary", "multiclass"]
 
 
@@ -268,15 +267,8 @@ class SegmentationFolders(SegmentationDataModule):
                 pairs = pair_by_stem(self.root / split, self.root / f"{split}annot")
                 splits[split] = list(range(len(self.pairs), len(self.pairs) + len(pairs)))
                 self.pairs.extend(pairs)
-        missing = [s for s in ("val", "test") if s not in splits]
-        if missing:
-            order = np.random.default_rng(self.split_seed).permutation(splits["train"])
-            start = 0
-            for split in missing:
-                count = round(len(order) * self.fractions[split])
-                splits[split] = sorted(int(i) for i in order[start : start + count])
-                start += count
-            splits["train"] = sorted(int(i) for i in order[start:])
+        missing = {s: self.fractions[s] for s in ("val", "test") if s not in splits}
+        splits.update(split_off(splits["train"], missing, self.split_seed))
         self._write_splits(splits)
         return {s: splits[s] for s in SPLITS}
 

@@ -9,11 +9,9 @@ from torch.utils.data import DataLoader
 
 from shiftlab.data.npy_reader import Spectrograms, read_spectrograms
 from shiftlab.data.spectrograms import LengthGroupedSampler, SpectrogramPairs, pad_collate
-from shiftlab.data.splits import write_split_file
+from shiftlab.data.splits import SPLITS, split_off, write_split_file
 from shiftlab.data.synthetic_speech import SpeechSynthesis
 from shiftlab.errors import ConfigError, DataError
-
-SPLITS = ("train", "val", "test")
 
 
 class SpectrogramDataModule(L.LightningDataModule):
@@ -267,14 +265,11 @@ class SpectrogramNpy(SpectrogramDataModule):
                     )
 
     def _assign_splits(self, count: int) -> list[str]:
-        order = np.random.default_rng(self.split_seed).permutation(count)
-        n_val = round(count * self.fractions["val"])
-        n_test = round(count * self.fractions["test"])
-        assignment = ["train"] * count
-        for i in order[:n_val]:
-            assignment[i] = "val"
-        for i in order[n_val : n_val + n_test]:
-            assignment[i] = "test"
+        """The split of each pair, in order (``split_off`` over all pairs)."""
+        assignment = [""] * count
+        for split, indices in split_off(range(count), self.fractions, self.split_seed).items():
+            for i in indices:
+                assignment[i] = split
         return assignment
 
     def _write_splits(self, assignment: list[str], inputs: Spectrograms, targets: Spectrograms):

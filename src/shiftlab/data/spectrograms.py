@@ -120,8 +120,3 @@ class LengthGroupedSampler(Sampler[int]):
         for b in rng.permutation(len(full)):
             yield from full[b].tolist()
         yield from rest.tolist()
-
-
-def by_length(lengths: Sequence[int]) -> list[int]:
-    """Indices sorted by length, for evaluation loaders that should waste little padding."""
-    return sorted(range(len(lengths)), key=lambda i: lengths[i])

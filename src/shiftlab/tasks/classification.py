@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -19,13 +18,11 @@ from torchmetrics.classification import (
 )
 
 from shiftlab.tasks.base import OptimizerFactory, SchedulerFactory, Task
-from shiftlab.tasks.reports import metric_key, write_class_report
+from shiftlab.tasks.reports import PerClassReporting
 from shiftlab.visuals import displayable, framed, sample_grid
 
-PER_CLASS = ("precision", "recall", "f1")
 
-
-class ImageClassification(Task):
+class ImageClassification(PerClassReporting, Task):
     """Predict one class per image.
 
     Batches are dicts with ``image`` (N × C × H × W) and ``label`` (N). Metrics for
@@ -115,36 +112,16 @@ class ImageClassification(Task):
         return {"logits": logits.detach()}
 
     def on_validation_epoch_end(self) -> None:
-        self._log_metrics(self.val_metrics, "val")
+        self.log_class_metrics(self.val_metrics, "val")
 
     def on_test_epoch_start(self) -> None:
         self._misclassified = []
 
     def on_test_epoch_end(self) -> None:
-        per_class = self._log_metrics(self.test_metrics, "test")
-        matrix = self.test_confusion.compute().cpu().numpy()
-        self.test_confusion.reset()
+        per_class = self.log_class_metrics(self.test_metrics, "test")
+        self.write_test_report(self.test_confusion, per_class)
         if self.trainer.is_global_zero:
-            out_dir = Path(self.trainer.default_root_dir)
-            write_class_report(
-                out_dir, matrix, self.class_names, per_class, self.loggers, self.global_step
-            )
             self._log_misclassified()
-
-    def _log_metrics(self, metrics: MetricCollection, stage: str) -> dict[str, np.ndarray]:
-        values = metrics.compute()
-        metrics.reset()
-        per_class = {}
-        for name, value in values.items():
-            value = value.float()
-            if name in PER_CLASS:
-                per_class[name] = value.cpu().numpy()
-                self.log(f"{stage}/{name}", value.mean())
-                for cls, v in zip(self.class_names, value, strict=True):
-                    self.log(f"{stage}/{name}/{metric_key(cls)}", v)
-            else:
-                self.log(f"{stage}/{name}", value)
-        return per_class
 
     def _log_misclassified(self) -> None:
         """A grid of misclassified test images, titled in the tag by true → predicted."""

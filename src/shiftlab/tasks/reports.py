@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from shiftlab.visuals import confusion_matrix_image
 
@@ -52,3 +53,43 @@ def write_class_report(
         values = " | ".join(f"{per_class[m][i]:.3f}" for m in metrics)
         lines.append(f"| {name} | {values} | {support[i]} |")
     (out_dir / "test_per_class.md").write_text("\n".join(lines) + "\n")
+
+
+class PerClassReporting:
+    """Logging and test reports for tasks with named classes (segmentation, classification).
+
+    The task provides ``class_names`` and Lightning's ``log``, ``trainer``, ``loggers`` and
+    ``global_step``.
+    """
+
+    def log_class_metrics(self, metrics, stage: str) -> dict[str, np.ndarray]:
+        """Compute and reset ``metrics``; log scalars as they are and per-class vectors as
+        their mean over classes (``val/iou``) and one value per class (``val/iou/<class>``).
+        Returns the per-class vectors (for the test table)."""
+        values = metrics.compute()
+        metrics.reset()
+        per_class = {}
+        for name, value in values.items():
+            value = value.float()
+            if value.dim() == 0:
+                self.log(f"{stage}/{name}", value)
+                continue
+            per_class[name] = value.cpu().numpy()
+            present = value[~torch.isnan(value)]  # classes absent from the data are NaN
+            self.log(
+                f"{stage}/{name}", present.mean() if present.numel() else value.new_tensor(0.0)
+            )
+            for cls, v in zip(self.class_names, value, strict=True):
+                self.log(f"{stage}/{name}/{metric_key(cls)}", v)
+        return per_class
+
+    def write_test_report(self, confusion, per_class: Mapping[str, np.ndarray]) -> None:
+        """Compute and reset the ``confusion`` metric; rank zero writes :func:`write_class_report`
+        into the run directory."""
+        matrix = confusion.compute().cpu().numpy()
+        confusion.reset()
+        if self.trainer.is_global_zero:
+            out_dir = Path(self.trainer.default_root_dir)
+            write_class_report(
+                out_dir, matrix, self.class_names, per_class, self.loggers, self.global_step
+            )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -21,14 +20,14 @@ from torchmetrics.classification import (
 )
 
 from shiftlab.tasks.base import OptimizerFactory, SchedulerFactory, Task
-from shiftlab.tasks.reports import metric_key, write_class_report
+from shiftlab.tasks.reports import PerClassReporting
 from shiftlab.tasks.segmentation_losses import make_segmentation_loss
 from shiftlab.visuals import class_colours, displayable, overlay, sample_grid
 
 Mode = Literal["binary", "multiclass", "multilabel"]
 
 
-class SemanticSegmentation(Task):
+class SemanticSegmentation(PerClassReporting, Task):
     """Predict a class for every pixel.
 
     Batches are dicts with ``image`` (N × C × H × W) and ``mask``: N × H × W class indices
@@ -148,38 +147,12 @@ class SemanticSegmentation(Task):
         return {"labels": labels.detach()}
 
     def on_validation_epoch_end(self) -> None:
-        self._log_metrics(self.val_metrics, "val")
+        self.log_class_metrics(self.val_metrics, "val")
 
     def on_test_epoch_end(self) -> None:
-        per_class = self._log_metrics(self.test_metrics, "test")
+        per_class = self.log_class_metrics(self.test_metrics, "test")
         if self.test_confusion is not None:
-            matrix = self.test_confusion.compute().cpu().numpy()
-            self.test_confusion.reset()
-            self._report_test(per_class, matrix)
-
-    def _log_metrics(self, metrics: MetricCollection, stage: str) -> dict[str, np.ndarray]:
-        values = metrics.compute()
-        metrics.reset()
-        per_class = {}
-        for name in ("iou", "dice"):
-            vector = values[name].float()
-            per_class[name] = vector.cpu().numpy()
-            present = vector[~torch.isnan(vector)]
-            self.log(
-                f"{stage}/{name}", present.mean() if present.numel() else vector.new_tensor(0.0)
-            )
-            for cls, value in zip(self.class_names, vector, strict=True):
-                self.log(f"{stage}/{name}/{metric_key(cls)}", value)
-        self.log(f"{stage}/pixel_accuracy", values["pixel_accuracy"].float())
-        return per_class
-
-    def _report_test(self, per_class: dict[str, np.ndarray], matrix: np.ndarray) -> None:
-        """Confusion matrix (image in TensorBoard, CSV and PNG) and a per-class table."""
-        if self.trainer.is_global_zero:
-            out_dir = Path(self.trainer.default_root_dir)
-            write_class_report(
-                out_dir, matrix, self.class_names, per_class, self.loggers, self.global_step
-            )
+            self.write_test_report(self.test_confusion, per_class)
 
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self.predict_labels(self(batch["image"]))
