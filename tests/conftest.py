@@ -60,6 +60,30 @@ def read_events(log_dir: Path):
     return acc
 
 
+def hparams_view(log_dir: Path) -> tuple[set[str], set[str]]:
+    """The columns of TensorBoard's HParams view over ``log_dir``: (settings, metrics).
+
+    Built by TensorBoard's own HParams backend from every run under ``log_dir``, the way
+    `tensorboard --logdir` shows it.
+    """
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider
+    from tensorboard.backend.event_processing.plugin_event_multiplexer import EventMultiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.hparams import backend_context
+
+    multiplexer = EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(log_dir))
+    multiplexer.Reload()
+    provider = data_provider.MultiplexerDataProvider(multiplexer, str(log_dir))
+    tb = base_plugin.TBContext(data_provider=provider, logdir=str(log_dir), multiplexer=multiplexer)
+    backend = backend_context.Context(tb)
+    request = context.RequestContext()
+    metadata = backend.hparams_metadata(request, "")
+    experiment = backend.experiment_from_metadata(request, "", True, metadata, None)
+    return {h.name for h in experiment.hparam_infos}, {m.name.tag for m in experiment.metric_infos}
+
+
 # Tiny, fast settings for end-to-end runs of the default experiment.
 TINY = [
     "data.num_train=24",

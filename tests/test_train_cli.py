@@ -9,7 +9,7 @@ import torch
 import yaml
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
-from tests.conftest import TINY, only_run_dir, read_events, run_shiftlab
+from tests.conftest import TINY, hparams_view, only_run_dir, read_events, run_shiftlab
 from tests.helpers import write_npy_dataset
 
 EXPECTED_SCALARS = {
@@ -68,7 +68,8 @@ def test_train_writes_a_complete_run_directory(workdir):
     session = plugin["_hparams_/session_start_info"].session_start_info.hparams
     assert session["choice/model"].string_value == "tsconv_unet"
     assert session["optimizer/lr"].number_value == pytest.approx(1e-3)
-    metric_tags = {m.name.tag for m in plugin["_hparams_/experiment"].experiment.metric_infos}
+    settings, metric_tags = hparams_view(run / "tensorboard")
+    assert {"choice/model", "optimizer/lr", "model/block_conv"} <= settings
     assert {"val/lsd", "val/lsd_baseline", "test/lsd"} <= metric_tags
 
 

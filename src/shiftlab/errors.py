@@ -11,3 +11,7 @@ class ConfigError(ShiftlabError, ValueError):
 
 class DataError(ShiftlabError, ValueError):
     """Data that cannot be used as it is: missing, empty, malformed or inconsistent."""
+
+
+class TrainingDiverged(ShiftlabError, FloatingPointError):
+    """The loss became NaN or infinite: a setting to change, not a bug to trace."""

@@ -26,6 +26,24 @@ def hyperparameters(cfg: DictConfig) -> dict[str, Any]:
     return params
 
 
+def flat_hyperparameters(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"optimizer": {"lr": 1e-3}}`` as ``{"optimizer/lr": 1e-3}``; values TensorBoard takes.
+
+    Numbers, strings and booleans stay as they are (sortable columns); None and lists become
+    text, so every value of every job has a column.
+    """
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flat_hyperparameters(value, f"{name}/"))
+        elif isinstance(value, (bool, int, float, str)):
+            flat[name] = value
+        else:
+            flat[name] = str(value)
+    return flat
+
+
 def _group_choices() -> dict[str, str]:
     from hydra.core.hydra_config import HydraConfig
 
@@ -40,3 +58,17 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
     tmp.replace(path)
+
+
+def write_failure(output_dir: Path, error: BaseException, wall_time_s: float) -> None:
+    """Leave ``metrics.json`` saying the run failed and why, so a sweep report can list it.
+
+    Files the run wrote before failing (config, checkpoints, events) stay where they are.
+    """
+    output_dir.mkdir(parents=True, exist_ok=True)
+    summary = {
+        "status": "failed",
+        "error": f"{type(error).__name__}: {error}",
+        "wall_time_s": round(wall_time_s, 3),
+    }
+    write_json(output_dir / "metrics.json", summary)

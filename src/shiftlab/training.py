@@ -18,7 +18,7 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from shiftlab.building import build
-from shiftlab.run_summary import hyperparameters, write_json
+from shiftlab.run_summary import flat_hyperparameters, hyperparameters, write_json
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     Writes into ``cfg.paths.output_dir``: ``config.yaml`` (the resolved config),
     ``checkpoints/``, ``tensorboard/`` and ``metrics.json``.
     """
+    started = time.perf_counter()
     _route_library_logs()
+    _set_threads(cfg.get("threads"))
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     resolved = OmegaConf.to_container(cfg, resolve=True)
@@ -60,7 +62,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     callbacks = _compatible_callbacks(callbacks, cfg, loggers)
     trainer: L.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
 
-    started = time.perf_counter()
     metrics: dict[str, Any] = {}
     if cfg.get("train", True):
         trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
@@ -78,6 +79,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         _print_table({k: v for k, v in metrics.items() if k.startswith("test/")})
 
     summary = {
+        "status": "completed",
         "monitor": task.monitor,
         "monitor_mode": task.monitor_mode,
         "metrics": metrics,
@@ -92,6 +94,18 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         _log_hyperparameters(trainer.loggers, hyperparameters(cfg), metrics, trainer.global_step)
     log.info("Run directory: %s", output_dir)
     return metrics
+
+
+def _set_threads(requested: int | None) -> None:
+    """Share the cores among a sweep's parallel jobs (see ``shiftlab.sweeps.threads``)."""
+    import torch
+
+    from shiftlab.sweeps.threads import threads_for_job
+
+    threads = threads_for_job(requested)
+    if threads is not None:
+        torch.set_num_threads(threads)
+        log.info("torch uses %d CPU thread(s) in this job", threads)
 
 
 def build_task(cfg: DictConfig, datamodule: Any) -> L.LightningModule:
@@ -142,10 +156,29 @@ def _log_hyperparameters(
     """Record the settings with the final metrics: TensorBoard shows them in its HParams view."""
     for logger in loggers:
         if isinstance(logger, TensorBoardLogger):
-            logger.log_hyperparams(params, metrics=metrics, step=step)
+            _log_tensorboard_session(logger, params, metrics, step)
         else:
             logger.log_hyperparams(params)
         logger.save()
+
+
+def _log_tensorboard_session(
+    logger: TensorBoardLogger, params: dict[str, Any], metrics: dict[str, float], step: int
+) -> None:
+    """Write this run's HParams session (settings, final metrics) without an experiment.
+
+    With no experiment summary in any run, TensorBoard builds the HParams table from all
+    sessions under its log dir: the columns are the union of every job's settings and
+    metrics, so the jobs of a sweep over different models or tasks stay comparable. (An
+    experiment summary per run would make it take one arbitrary run's columns for all.)
+    """
+    from torch.utils.tensorboard.summary import hparams
+
+    logger.log_metrics(metrics, step)
+    _, session_start, session_end = hparams(flat_hyperparameters(params), metrics)
+    writer = logger.experiment._get_file_writer()
+    writer.add_summary(session_start, step)
+    writer.add_summary(session_end, step)
 
 
 def _items(node: DictConfig | None) -> list[tuple[str, DictConfig]]:

@@ -18,7 +18,12 @@ import shiftlab
 # name -> (module holding a Hydra app called `main`, one-line description)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("shiftlab.cli.train", "fit a model on a dataset, then test its best checkpoint"),
+    "report": ("shiftlab.cli.report", "rebuild and print the report of a sweep directory"),
 }
+
+# A command whose first argument may be a bare path: `shiftlab report DIR` means
+# `shiftlab report sweep_dir='DIR'` (an override, like every other argument).
+POSITIONAL: dict[str, str] = {"report": "sweep_dir"}
 
 USAGE = """\
 usage: shiftlab <command> [overrides ...] [hydra flags ...]
@@ -72,8 +77,16 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(name: str, program: str, rest: list[str]) -> None:
     app = importlib.import_module(SUBCOMMANDS[name][0]).main
-    sys.argv = [program, *rest]
+    sys.argv = [program, *_positional_to_override(name, rest)]
     app()
+
+
+def _positional_to_override(name: str, rest: list[str]) -> list[str]:
+    key = POSITIONAL.get(name)
+    if key is None or not rest or rest[0].startswith("-") or "=" in rest[0]:
+        return rest
+    quoted = rest[0].replace("\\", "\\\\").replace("'", "\\'")
+    return [f"{key}='{quoted}'", *rest[1:]]
 
 
 def _shell_completion(program: str, args: list[str]) -> None:

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 import shiftlab
+from shiftlab.errors import TrainingDiverged
 from shiftlab.tasks.padding import crop_to, pad_to_multiple
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
@@ -68,7 +69,7 @@ class Task(L.LightningModule):
     def log_training_loss(self, loss: torch.Tensor, batch_size: int) -> torch.Tensor:
         """Stop with advice when the loss is NaN or infinite; else log it (per step and epoch)."""
         if not torch.isfinite(loss):
-            raise FloatingPointError(
+            raise TrainingDiverged(
                 f"The training loss became {loss.item()} at step {self.global_step}. Lower "
                 "optimizer.lr, add trainer.gradient_clip_val=1.0, or check the data for NaN."
             )

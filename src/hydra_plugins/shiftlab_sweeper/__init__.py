@@ -1,0 +1,1 @@
+"""shiftlab's grid sweeper, where Hydra looks for plugins (it loads them from ``hydra_plugins``)."""

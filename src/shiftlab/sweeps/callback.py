@@ -1,0 +1,57 @@
+"""Hydra callback: rewrite the sweep report when a job ends and when the sweep ends.
+
+Each job's rewrite keeps the report current during a long sweep (and after a crash); the last
+one, in the launching process, logs the best job and the command that runs it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from shiftlab.sweeps.jobs import COMPLETED
+from shiftlab.sweeps.report import rerun_command, write_report
+
+log = logging.getLogger("shiftlab.sweep")
+
+
+class SweepReport(Callback):
+    """Keep ``report.csv`` and ``report.md`` in the sweep directory up to date."""
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        if not _is_multirun(config):
+            return
+        try:
+            write_report(Path(config.hydra.sweep.dir))
+        except Exception as err:  # a report must never fail the job it describes
+            log.warning("Could not update the sweep report: %s", err)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        report, csv_path, md_path = write_report(Path(config.hydra.sweep.dir))
+        log.info(
+            "Sweep finished, %s. Report: %s (and %s)", report.summary_line(), md_path, csv_path
+        )
+        for monitor, job in report.best.items():
+            log.info(
+                "Best %s: %.6g (job %d). Run it again with:\n  %s",
+                monitor,
+                job.objective,
+                job.number,
+                rerun_command(job),
+            )
+        if report.jobs and not any(job.status == COMPLETED for job in report.jobs):
+            log.error("No job of the sweep completed; see %s for each job's error.", md_path)
+            raise SystemExit(1)
+
+
+def _is_multirun(config: DictConfig) -> bool:
+    mode = config.hydra.get("mode") if "hydra" in config else None
+    if mode is None and HydraConfig.initialized():
+        mode = HydraConfig.get().mode
+    return mode == RunMode.MULTIRUN
