@@ -14,6 +14,7 @@ import re
 import sys
 
 import shiftlab
+from shiftlab.overrides import quoted
 
 # name -> (module holding a Hydra app called `main`, one-line description)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -85,8 +86,7 @@ def _positional_to_override(name: str, rest: list[str]) -> list[str]:
     key = POSITIONAL.get(name)
     if key is None or not rest or rest[0].startswith("-") or "=" in rest[0]:
         return rest
-    quoted = rest[0].replace("\\", "\\\\").replace("'", "\\'")
-    return [f"{key}='{quoted}'", *rest[1:]]
+    return [f"{key}={quoted(rest[0])}", *rest[1:]]
 
 
 def _shell_completion(program: str, args: list[str]) -> None:

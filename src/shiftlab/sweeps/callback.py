@@ -13,12 +13,29 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict, read_write
 
+from shiftlab.overrides import quoted
 from shiftlab.sweeps.jobs import COMPLETED
 from shiftlab.sweeps.report import rerun_command, write_report
 
 log = logging.getLogger("shiftlab.sweep")
+
+
+class OneSweepDirectory(Callback):
+    """Fix the sweep directory at launch, for every job of the sweep.
+
+    Hydra resolves ``hydra.sweep.dir`` again for each job with that job's overrides, so a
+    sweep over experiments (each sets its own ``task_name``) would scatter its jobs over
+    several ``outputs/<task_name>/multiruns/`` folders, and no report would see them all.
+    Each job's config is rebuilt from the launch's Hydra overrides plus its own, so one
+    more Hydra override carries the directory resolved once, here.
+    """
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = str(config.hydra.sweep.dir)
+        with read_write(config.hydra), open_dict(config.hydra):
+            config.hydra.overrides.hydra.append(f"hydra.sweep.dir={quoted(sweep_dir)}")
 
 
 class SweepReport(Callback):
