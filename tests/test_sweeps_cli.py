@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from tests.conftest import (
+    CONF,
     TINY,
     hparams_view,
     only_run_dir,
@@ -28,7 +29,7 @@ ONE_EPOCH = [*TINY, "trainer.max_epochs=1"]
 
 
 def only_sweep_dir(workdir: Path) -> Path:
-    sweeps = [p for p in (workdir / "outputs" / "train" / "multiruns").iterdir() if p.is_dir()]
+    sweeps = [p for p in workdir.glob("outputs/*/multiruns/*") if p.is_dir()]
     assert len(sweeps) == 1, sweeps
     return sweeps[0]
 
@@ -73,6 +74,39 @@ def test_a_grid_of_four_jobs_ends_in_one_report(workdir):
     settings, metrics = hparams_view(sweep)
     assert {"choice/model", "choice/optimizer", "optimizer/lr", "model/block_conv"} <= settings
     assert {"val/lsd", "test/lsd", "test/mse"} <= metrics
+
+
+def test_a_sweep_over_experiments_keeps_every_job_in_one_sweep_directory(workdir):
+    # each experiment sets its own task_name; the sweep still has one directory and report
+    run_shiftlab(
+        "train",
+        "-m",
+        "experiment=glob(*,exclude=fashion*)",
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=1",
+        "+trainer.limit_val_batches=1",
+        "+trainer.limit_test_batches=1",
+        "trainer.enable_progress_bar=false",
+        cwd=workdir,
+    )
+    assert [p.name for p in (workdir / "outputs").iterdir()] == ["train"]
+    rows = read_report(only_sweep_dir(workdir))
+    assert [r["experiment"] for r in rows] == [
+        "conv_unet_synth",
+        "segmentation_shapes",
+        "tsconv_synth",
+    ]
+    assert all(r["status"] == "completed" for r in rows)
+    # one best per monitored metric: val/lsd (min) among the U-Nets, val/iou (max) alone
+    assert {r["monitor"] for r in rows if r["best"] == "True"} == {"val/lsd", "val/iou"}
+
+
+def test_every_optimizer_option_in_one_sweep(workdir):
+    run_shiftlab("train", "-m", "optimizer=glob(*)", "debug=fdr", *TINY, cwd=workdir)
+    rows = read_report(only_sweep_dir(workdir))
+    options = sorted(p.stem for p in (CONF / "optimizer").glob("*.yaml"))
+    assert sorted(r["optimizer"] for r in rows) == options
+    assert all(r["status"] == "completed" for r in rows), [r["error"] for r in rows]
 
 
 def test_a_failing_job_is_recorded_and_the_others_finish(workdir):
@@ -158,8 +192,9 @@ def test_an_optuna_search_maximises_a_metric_whose_mode_is_max(workdir):
         cwd=workdir,
     )
     assert "Directions: ['maximize']" in proc.stdout + proc.stderr  # val/iou, mode max
-    sweeps = list((workdir / "outputs" / "segmentation_shapes" / "multiruns").iterdir())
-    rows = read_report(sweeps[0])
+    sweep = only_sweep_dir(workdir)
+    assert sweep.parent.parent.name == "segmentation_shapes"
+    rows = read_report(sweep)
     best = next(r for r in rows if r["best"] == "True")
     assert best["monitor"] == "val/iou"
     assert float(best["objective"]) == max(float(r["objective"]) for r in rows)
