@@ -32,6 +32,9 @@ def test_wheel_carries_the_configs_and_finds_them_when_installed(tmp_path: Path)
     names = set(zipfile.ZipFile(wheel).namelist())
     for yaml_file in CONF.rglob("*.yaml"):
         assert f"shiftlab/conf/{yaml_file.relative_to(CONF).as_posix()}" in names
+    # Hydra loads plugins only from the hydra_plugins namespace: the grid sweeper lives there
+    assert "hydra_plugins/shiftlab_sweeper/grid_sweeper.py" in names
+    assert "hydra_plugins/__init__.py" not in names  # a namespace shared with other plugins
 
     target = tmp_path / "site"
     subprocess.run(
