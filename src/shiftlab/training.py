@@ -116,8 +116,13 @@ def build_task(cfg: DictConfig, datamodule: Any) -> L.LightningModule:
     config and named in ``datamodule.network_facts()`` takes the data's value.
     """
     facts = datamodule.network_facts() if hasattr(datamodule, "network_facts") else {}
+    return task_from_config(cfg, facts)
+
+
+def task_from_config(cfg: DictConfig, facts: dict[str, Any]) -> L.LightningModule:
+    """Network and task from a config and the data's facts (also used to load checkpoints)."""
     net = build(cfg.model, "model", **_unset(cfg.model, facts))
-    return build(
+    task = build(
         cfg.task,
         "task",
         net=net,
@@ -125,6 +130,8 @@ def build_task(cfg: DictConfig, datamodule: Any) -> L.LightningModule:
         schedulers=build(cfg.scheduler, "scheduler") if cfg.get("scheduler") else None,
         **_unset(cfg.task, facts),
     )
+    task.data_facts = dict(facts)
+    return task
 
 
 def _unset(node: DictConfig, facts: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,9 @@ from shiftlab.overrides import quoted
 # name -> (module holding a Hydra app called `main`, one-line description)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("shiftlab.cli.train", "fit a model on a dataset, then test its best checkpoint"),
+    "eval": ("shiftlab.cli.eval", "test a checkpoint (on its own data or other data)"),
+    "predict": ("shiftlab.cli.predict", "run a checkpoint or .onnx model on new files"),
+    "export": ("shiftlab.cli.export", "export a checkpoint to ONNX, checked against PyTorch"),
     "report": ("shiftlab.cli.report", "rebuild and print the report of a sweep directory"),
 }
 

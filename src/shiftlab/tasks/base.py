@@ -20,6 +20,9 @@ SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
 class Task(L.LightningModule):
     """A LightningModule around an injected network.
 
+    Subclasses name their ``kind`` (``regression``, ``segmentation``, ``classification``):
+    what predict reads and writes, and how an exported model's outputs are read.
+
     Args:
         net: the network (a plain ``nn.Module``), built from the ``model`` group.
         optimizer: a partially applied optimizer class (the ``optimizer`` group); it receives
@@ -52,9 +55,13 @@ class Task(L.LightningModule):
         self.scheduler_factories = dict(schedulers or {})
         self.monitor = monitor
         self.monitor_mode = monitor_mode
-        # The composed, resolved run config (plain data), stored in every checkpoint so a
-        # model can be rebuilt from the checkpoint alone. Set by the training entry point.
+        # The composed, resolved run config (plain data) and the facts the data discovered
+        # (classes, channels), stored in every checkpoint so a model can be rebuilt from the
+        # checkpoint alone. Set by the training entry point.
         self.run_config: dict[str, Any] | None = None
+        self.data_facts: dict[str, Any] = {}
+
+    kind: str = "regression"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Run the network on ``x``, padded to the size multiple it declares, cropped back."""
@@ -92,9 +99,24 @@ class Task(L.LightningModule):
         return [optimizer], configs
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Make the checkpoint self-describing: plain data only (it loads with weights_only).
+
+        The resolved config rebuilds network, task and data; ``data_facts`` carries what the
+        data discovered at launch (classes, channels, sizes); ``metrics`` the values at save
+        time; ``size_multiple`` the input size rule of the network.
+        """
+        metrics = {}
+        if self._trainer is not None:
+            for key, value in self.trainer.callback_metrics.items():
+                metrics[key] = float(value)
+        multiple = getattr(self.net, "size_multiple", None)
         checkpoint["shiftlab"] = {
             "version": shiftlab.__version__,
+            "kind": self.kind,
             "config": self.run_config,
+            "data_facts": dict(self.data_facts),
             "monitor": self.monitor,
             "monitor_mode": self.monitor_mode,
+            "metrics": metrics,
+            "size_multiple": list(multiple) if isinstance(multiple, tuple) else multiple,
         }

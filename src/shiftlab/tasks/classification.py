@@ -41,6 +41,8 @@ class ImageClassification(PerClassReporting, Task):
         num_misclassified: how many misclassified test images to show.
     """
 
+    kind = "classification"
+
     def __init__(
         self,
         net: nn.Module,

@@ -52,6 +52,8 @@ class SemanticSegmentation(PerClassReporting, Task):
             jaccard, focal, tversky), e.g. to favour rare classes.
     """
 
+    kind = "segmentation"
+
     def __init__(
         self,
         net: nn.Module,

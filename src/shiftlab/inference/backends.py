@@ -1,0 +1,67 @@
+"""Run a model on numpy batches: from a checkpoint (torch) or an ONNX file (onnxruntime)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from shiftlab.errors import ShiftlabError
+from shiftlab.inference.checkpoint import StoredModel
+
+
+class TorchBackend:
+    """A checkpoint's model, on the CPU or the GPU when there is one."""
+
+    def __init__(self, path: Path) -> None:
+        import torch
+
+        from shiftlab.inference.checkpoint import load_task, read_checkpoint
+        from shiftlab.inference.model import InferenceModel
+
+        self.stored, state_dict = read_checkpoint(path)
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        task = load_task(self.stored, state_dict)
+        self.model = InferenceModel(task, self.stored.kind).to(self.device).eval()
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return self.model(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
+
+
+class OnnxBackend:
+    """An exported model; its metadata replaces the checkpoint's (no torch needed)."""
+
+    def __init__(self, path: Path) -> None:
+        import onnxruntime as ort
+
+        self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if "kind" not in meta or "config" not in meta:
+            raise ShiftlabError(
+                f"{path} is an ONNX model without shiftlab's metadata; export it with "
+                "`shiftlab export ckpt_path=...`."
+            )
+        self.stored = StoredModel(
+            path=path,
+            kind=meta["kind"],
+            config=json.loads(meta["config"]),
+            data_facts=json.loads(meta.get("data_facts", "{}")),
+            metrics=json.loads(meta.get("metrics", "{}")),
+            version=meta.get("shiftlab_version", "unknown"),
+        )
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {"input": batch})[0]
+
+
+def open_model(path: str | Path) -> TorchBackend | OnnxBackend:
+    path = Path(path)
+    if path.suffix.lower() == ".onnx":
+        if not path.is_file():
+            raise ShiftlabError(f"ckpt_path: no ONNX model at {path}.")
+        return OnnxBackend(path)
+    return TorchBackend(path)

@@ -1,0 +1,61 @@
+"""``shiftlab eval``: the test split through a checkpoint's model, metrics to a table and JSON."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, open_dict
+
+from shiftlab.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    import lightning as L
+
+    from shiftlab.building import build
+    from shiftlab.inference.checkpoint import load_task, read_checkpoint
+    from shiftlab.run_summary import write_json
+    from shiftlab.training import _print_table, _route_library_logs, _scalars
+
+    _route_library_logs()
+    stored, state_dict = read_checkpoint(cfg.ckpt_path)
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with open_dict(cfg):
+        if "splits_file" in cfg.data:
+            cfg.data.splits_file = str(output_dir / "splits.csv")
+    datamodule = build(cfg.data, "data")
+    _check_same_classes(stored.data_facts, datamodule)
+    task = load_task(stored, state_dict)
+    trainer_cfg = {k: v for k, v in cfg.trainer.items() if k not in ("default_root_dir",)}
+    trainer = build(
+        DictConfig(trainer_cfg), "trainer", default_root_dir=str(output_dir), logger=False
+    )
+    assert isinstance(trainer, L.Trainer)
+    trainer.test(task, datamodule=datamodule, verbose=False)
+    metrics = {k: v for k, v in _scalars(trainer.callback_metrics).items() if k.startswith("test/")}
+    _print_table(metrics)
+    summary: dict[str, Any] = {
+        "status": "completed",
+        "checkpoint": str(Path(cfg.ckpt_path).resolve()),
+        "metrics": metrics,
+        "metrics_at_save": stored.metrics,
+    }
+    write_json(output_dir / "metrics.json", summary)
+    log.info("Evaluation written to %s", output_dir / "metrics.json")
+    return metrics
+
+
+def _check_same_classes(facts: dict[str, Any], datamodule: Any) -> None:
+    if not facts.get("class_names") or not hasattr(datamodule, "network_facts"):
+        return
+    found = datamodule.network_facts().get("class_names")
+    if found and list(found) != list(facts["class_names"]):
+        raise ConfigError(
+            f"The data's classes {list(found)} are not the model's {facts['class_names']}; "
+            "evaluate on data with the same classes (or set data.class_names to the model's)."
+        )

@@ -1,0 +1,127 @@
+"""``shiftlab export``: the trained model as ONNX, checked and compared with PyTorch.
+
+The model exported is :class:`~shiftlab.inference.model.InferenceModel` (pre- and
+post-processing included), with a dynamic batch axis and, where the network allows, dynamic
+spatial axes: the time axis T of spectrograms, height and width of segmentation images.
+Classifiers keep the image size they were trained at (their heads are sized for it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shiftlab.errors import ShiftlabError
+from shiftlab.inference.checkpoint import StoredModel
+
+log = logging.getLogger(__name__)
+
+OPSET = 18
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    max_abs_diff: dict[str, float]  # input shape -> largest |onnx - torch|
+
+
+def example_shapes(stored: StoredModel, multiple: Any) -> list[tuple[int, ...]]:
+    """Two inputs of different batch and (where dynamic) spatial size: the parity check."""
+    config, facts = stored.config, stored.data_facts
+    channels = int(facts.get("in_channels") or config["data"].get("in_channels", 1))
+    if stored.kind == "regression":
+        freq = int(config["data"]["freq_bins"])
+        return [(2, channels, freq, 37), (1, channels, freq, 64)]
+    if stored.kind == "classification":
+        height, width = facts.get("image_size") or config["data"]["image_size"]
+        return [(2, channels, height, width), (3, channels, height, width)]
+    step = max(multiple) if isinstance(multiple, (list, tuple)) else int(multiple or 1)
+    return [(2, channels, 2 * step + 3, 3 * step + 1), (1, channels, 3 * step, 2 * step + 5)]
+
+
+def dynamic_axes(kind: str) -> dict[int, str]:
+    if kind == "regression":
+        return {0: "batch", 3: "time"}
+    if kind == "segmentation":
+        return {0: "batch", 2: "height", 3: "width"}
+    return {0: "batch"}
+
+
+def export_onnx(
+    stored: StoredModel, state_dict: dict[str, Any], output: Path, tolerance: float
+) -> ExportResult:
+    """Export, check with ``onnx.checker``, compare with PyTorch on two input sizes."""
+    import onnx
+    import torch
+
+    from shiftlab.inference.checkpoint import load_task
+    from shiftlab.inference.model import InferenceModel
+
+    task = load_task(stored, state_dict)
+    model = InferenceModel(task, stored.kind).eval()
+    shapes = example_shapes(stored, getattr(task.net, "size_multiple", None))
+    generator = torch.Generator().manual_seed(0)
+    examples = [torch.randn(shape, generator=generator) for shape in shapes]
+    # Dim.AUTO lets torch.export find each axis's rule itself (a U-Net's sizes are padded to
+    # a multiple inside the model); named Dims with ranges trip its constraint solver.
+    dims = {i: torch.export.Dim.AUTO for i in dynamic_axes(stored.kind)}
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(
+            model,
+            (examples[0],),
+            str(output),
+            dynamo=True,
+            opset_version=OPSET,
+            input_names=["input"],
+            output_names=["output"],
+            dynamic_shapes={"x": dims},
+            external_data=False,
+        )
+        references = [model(x).numpy() for x in examples]
+
+    proto = onnx.load(str(output))
+    for key, value in stored.description().items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, json.dumps(value) if not isinstance(value, str) else value
+    onnx.checker.check_model(proto, full_check=True)
+    onnx.save(proto, str(output))
+
+    differences = _parity(output, examples, references)
+    for shape, diff in differences.items():
+        log.info("ONNX vs PyTorch, input %s: max |difference| %.3g", shape, diff)
+    worst = max(differences.values())
+    if not worst <= tolerance:
+        raise ShiftlabError(
+            f"The exported model differs from PyTorch by up to {worst:.3g} (tolerance "
+            f"{tolerance:g}) on inputs {list(differences)}; {output} is not to be trusted. "
+            "Raise tolerance= if this is rounding, or report the model that exports wrongly."
+        )
+    return ExportResult(output, differences)
+
+
+def _parity(path: Path, examples: list, references: list[np.ndarray]) -> dict[str, float]:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    differences = {}
+    for x, reference in zip(examples, references, strict=True):
+        try:
+            (out,) = session.run(None, {"input": x.numpy()})
+        except Exception as err:
+            raise ShiftlabError(
+                f"The exported model cannot run on an input of shape {tuple(x.shape)}: "
+                f"{str(err)[:300]}. An axis meant to be dynamic was fixed by the export."
+            ) from None
+        if out.shape != reference.shape:
+            raise ShiftlabError(
+                f"The exported model returns shape {out.shape} for input {tuple(x.shape)}, "
+                f"PyTorch {reference.shape}: the export lost a dynamic axis."
+            )
+        differences[str(tuple(x.shape))] = float(np.abs(out - reference).max())
+    return differences
