@@ -67,5 +67,3 @@ def _batches(files: list[Path], reader: InputReader, batch_size: int):
 
 def _default_names(num_classes: int) -> list[str]:
     return [f"class_{i}" for i in range(num_classes)]
-
-
