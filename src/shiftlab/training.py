@@ -23,7 +23,7 @@ from shiftlab.run_summary import flat_hyperparameters, hyperparameters, write_js
 log = logging.getLogger(__name__)
 
 
-def _route_library_logs() -> None:
+def route_library_logs() -> None:
     """Send Lightning's messages through Hydra's handlers only (console and run log file).
 
     The ``lightning`` package adds a console handler of its own at import, which prints every
@@ -42,7 +42,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     ``checkpoints/``, ``tensorboard/`` and ``metrics.json``.
     """
     started = time.perf_counter()
-    _route_library_logs()
+    route_library_logs()
     _set_threads(cfg.get("threads"))
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -65,7 +65,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     metrics: dict[str, Any] = {}
     if cfg.get("train", True):
         trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-        metrics.update(_scalars(trainer.callback_metrics))
+        metrics.update(scalar_metrics(trainer.callback_metrics))
     checkpoint = _checkpoint_callback(trainer)
     if checkpoint is not None and checkpoint.best_model_score is not None:
         metrics[f"{checkpoint.monitor}_best"] = float(checkpoint.best_model_score)
@@ -75,8 +75,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         trainer.test(
             task, datamodule=datamodule, ckpt_path=best or cfg.get("ckpt_path"), verbose=False
         )
-        metrics.update(_scalars(trainer.callback_metrics))
-        _print_table({k: v for k, v in metrics.items() if k.startswith("test/")})
+        metrics.update(scalar_metrics(trainer.callback_metrics))
+        print_metrics_table({k: v for k, v in metrics.items() if k.startswith("test/")})
 
     summary = {
         "status": "completed",
@@ -203,7 +203,7 @@ def _checkpoint_callback(trainer: L.Trainer) -> ModelCheckpoint | None:
     )
 
 
-def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     out = {}
     for key, value in metrics.items():
         try:
@@ -213,9 +213,11 @@ def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def _print_table(metrics: dict[str, float]) -> None:
+def print_metrics_table(
+    metrics: dict[str, float], title: str = "Test metrics (best checkpoint)"
+) -> None:
     if not metrics:
         return
     width = max(len(k) for k in metrics)
     lines = [f"{k:<{width}}  {v:.6g}" for k, v in sorted(metrics.items()) if math.isfinite(v)]
-    log.info("Test metrics (best checkpoint):\n%s", "\n".join(lines))
+    log.info("%s:\n%s", title, "\n".join(lines))

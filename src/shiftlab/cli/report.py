@@ -13,6 +13,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from shiftlab.cli.errors import reported
 from shiftlab.errors import ShiftlabError
 from shiftlab.paths import config_dir
 
@@ -23,12 +24,9 @@ log = logging.getLogger("shiftlab.report")
 def main(cfg: DictConfig) -> None:
     from shiftlab.sweeps.report import to_markdown, write_report
 
-    try:
+    with reported(log):
         sweep_dir = Path(cfg.sweep_dir) if cfg.sweep_dir else newest_sweep(Path(cfg.paths.log_dir))
         report, csv_path, md_path = write_report(sweep_dir)
-    except ShiftlabError as err:
-        log.error("%s", err)
-        raise SystemExit(1) from None
     print(to_markdown(report))
     log.info("Wrote %s and %s", md_path, csv_path)
 

@@ -14,14 +14,12 @@ log = logging.getLogger(__name__)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    import lightning as L
-
     from shiftlab.building import build
     from shiftlab.inference.checkpoint import load_task, read_checkpoint
     from shiftlab.run_summary import write_json
-    from shiftlab.training import _print_table, _route_library_logs, _scalars
+    from shiftlab.training import print_metrics_table, route_library_logs, scalar_metrics
 
-    _route_library_logs()
+    route_library_logs()
     stored, state_dict = read_checkpoint(cfg.ckpt_path)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -35,10 +33,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     trainer = build(
         DictConfig(trainer_cfg), "trainer", default_root_dir=str(output_dir), logger=False
     )
-    assert isinstance(trainer, L.Trainer)
     trainer.test(task, datamodule=datamodule, verbose=False)
-    metrics = {k: v for k, v in _scalars(trainer.callback_metrics).items() if k.startswith("test/")}
-    _print_table(metrics)
+    found = scalar_metrics(trainer.callback_metrics)
+    metrics = {k: v for k, v in found.items() if k.startswith("test/")}
+    print_metrics_table(metrics, f"Test metrics ({Path(cfg.ckpt_path).name})")
     summary: dict[str, Any] = {
         "status": "completed",
         "checkpoint": str(Path(cfg.ckpt_path).resolve()),
