@@ -47,6 +47,7 @@ def compose_train(overrides: list[str]) -> DictConfig:
 # Options of another task than the default one are checked on that task's experiment.
 SEGMENTATION = {
     ("data", "shapes_synth"),
+    ("data", "shapes_grey"),
     ("data", "segmentation_folders"),
     ("task", "segmentation"),
 }

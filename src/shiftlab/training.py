@@ -18,6 +18,7 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from shiftlab.building import build
+from shiftlab.models.contracts import check_model_fits_task
 from shiftlab.run_summary import flat_hyperparameters, hyperparameters, write_json
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """
     started = time.perf_counter()
     route_library_logs()
+    check_model_fits_task(cfg.model._target_, cfg.task._target_, _choice("model"))
     _set_threads(cfg.get("threads"))
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -94,6 +96,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         _log_hyperparameters(trainer.loggers, hyperparameters(cfg), metrics, trainer.global_step)
     log.info("Run directory: %s", output_dir)
     return metrics
+
+
+def _choice(group: str) -> str | None:
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get().runtime.choices.get(group) if HydraConfig.initialized() else None
 
 
 def _set_threads(requested: int | None) -> None:

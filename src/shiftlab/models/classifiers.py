@@ -27,6 +27,8 @@ class LayerClassifier(nn.Module):
         head_dropout: dropout before the linear layer (0 for none).
     """
 
+    output = "vector"  # one value per class: classification tasks
+
     def __init__(
         self,
         layers: Sequence[nn.Module],
@@ -78,6 +80,8 @@ class TimmClassifier(nn.Module):
         pretrained: load timm's pretrained weights (downloads them: needs a network).
         **kwargs: passed to ``timm.create_model`` (e.g. ``drop_rate``).
     """
+
+    output = "vector"  # one value per class: classification tasks
 
     def __init__(
         self,

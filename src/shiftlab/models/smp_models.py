@@ -35,6 +35,8 @@ class SMPSegmentor(nn.Module):
     masks back, so any image size works.
     """
 
+    output = "dense"  # a map the size of the input: regression and segmentation tasks
+
     def __init__(
         self,
         arch: str = "unet",

@@ -43,7 +43,8 @@ class TSConvUNet(nn.Module):
         channels: channels of the stem and of each down block; the up blocks mirror them.
             The length minus one is the depth. Default: the spec's ``(4, 4, 4, 8, 8, 16)``.
         freq_bins: frequency bins F the model is built for; must be divisible by
-            ``2 ** depth``. Inputs with another F are refused with a clear error.
+            ``2 ** depth``. Inputs with another F are refused with a clear error. ``None``
+            for inputs of any height (images): the task pads them to ``2 ** depth``.
         block_conv: ``tsconv`` (every convolution inside the down and up blocks is a TSConv
             layer) or ``conv`` (plain 3×3 convolutions: the baseline U-Net). The stem and the
             head are plain convolutions either way.
@@ -54,12 +55,14 @@ class TSConvUNet(nn.Module):
             scale.
     """
 
+    output = "dense"  # a map the size of the input: regression and segmentation tasks
+
     def __init__(
         self,
         in_channels: int = 1,
         out_channels: int = 1,
         channels: Sequence[int] = SPEC_CHANNELS,
-        freq_bins: int = 256,
+        freq_bins: int | None = 256,
         block_conv: BlockConv = "tsconv",
         shift_share: float = 0.5,
         border: BorderMode = "zeros",
@@ -73,7 +76,7 @@ class TSConvUNet(nn.Module):
                 f"got {list(channels)}."
             )
         depth = len(channels) - 1
-        if freq_bins % (2**depth):
+        if freq_bins is not None and freq_bins % (2**depth):
             raise ValueError(
                 f"TSConvUNet with depth {depth} halves the frequency axis {depth} times, so "
                 f"freq_bins must be a multiple of {2**depth}; got {freq_bins}. Use "
@@ -126,7 +129,8 @@ class TSConvUNet(nn.Module):
         return out + x if self.residual else out
 
     def _check_input(self, x: torch.Tensor) -> None:
-        if x.dim() != 4 or x.shape[1] != self.in_channels or x.shape[2] != self.freq_bins:
+        height_ok = self.freq_bins is None or x.shape[2] == self.freq_bins
+        if x.dim() != 4 or x.shape[1] != self.in_channels or not height_ok:
             raise ValueError(
                 f"TSConvUNet expects N × {self.in_channels} × {self.freq_bins} × T input "
                 f"(T any length), got shape {tuple(x.shape)}. Set model.freq_bins and "
