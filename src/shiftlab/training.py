@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 import warnings
 from pathlib import Path
@@ -18,6 +19,8 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from shiftlab.building import build
+from shiftlab.distributed import DDP_ENV, end_process_group, is_rank_zero
+from shiftlab.inference.checkpoint import check_checkpoint_fits
 from shiftlab.models.contracts import check_model_fits_task
 from shiftlab.run_summary import flat_hyperparameters, hyperparameters, write_json
 
@@ -42,6 +45,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     Writes into ``cfg.paths.output_dir``: ``config.yaml`` (the resolved config),
     ``checkpoints/``, ``tensorboard/`` and ``metrics.json``.
     """
+    saved_env = {key: os.environ.get(key) for key in DDP_ENV}
+    try:
+        return _train(cfg)
+    finally:
+        end_process_group(saved_env)
+
+
+def _train(cfg: DictConfig) -> dict[str, Any]:
     started = time.perf_counter()
     route_library_logs()
     check_model_fits_task(cfg.model._target_, cfg.task._target_, _choice("model"))
@@ -49,7 +60,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    OmegaConf.save(OmegaConf.create(resolved), output_dir / "config.yaml")
+    if is_rank_zero():
+        OmegaConf.save(OmegaConf.create(resolved), output_dir / "config.yaml")
 
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -63,6 +75,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     callbacks = [build(node, f"callbacks.{name}") for name, node in _items(cfg.get("callbacks"))]
     callbacks = _compatible_callbacks(callbacks, cfg, loggers)
     trainer: L.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
+
+    if cfg.get("ckpt_path"):
+        check_checkpoint_fits(cfg.ckpt_path, task.kind, _choice("task"))
 
     metrics: dict[str, Any] = {}
     if cfg.get("train", True):
@@ -78,7 +93,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             task, datamodule=datamodule, ckpt_path=best or cfg.get("ckpt_path"), verbose=False
         )
         metrics.update(scalar_metrics(trainer.callback_metrics))
-        print_metrics_table({k: v for k, v in metrics.items() if k.startswith("test/")})
+        if trainer.is_global_zero:
+            print_metrics_table({k: v for k, v in metrics.items() if k.startswith("test/")})
 
     summary = {
         "status": "completed",
@@ -94,7 +110,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if trainer.is_global_zero:
         write_json(output_dir / "metrics.json", summary)
         _log_hyperparameters(trainer.loggers, hyperparameters(cfg), metrics, trainer.global_step)
-    log.info("Run directory: %s", output_dir)
+        log.info("Run directory: %s", output_dir)
     return metrics
 
 

@@ -14,6 +14,7 @@ import re
 import sys
 
 import shiftlab
+from shiftlab.cli.errors import run_app
 from shiftlab.overrides import quoted
 
 # name -> (module holding a Hydra app called `main`, one-line description)
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
 def _run(name: str, program: str, rest: list[str]) -> None:
     app = importlib.import_module(SUBCOMMANDS[name][0]).main
     sys.argv = [program, *_positional_to_override(name, rest)]
-    app()
+    run_app(app, name)
 
 
 def _positional_to_override(name: str, rest: list[str]) -> list[str]:

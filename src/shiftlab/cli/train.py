@@ -7,6 +7,7 @@ training body is imported only when a run starts.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -16,13 +17,29 @@ from omegaconf import DictConfig
 from shiftlab.errors import ShiftlabError
 from shiftlab.paths import config_dir
 from shiftlab.resolvers import register_resolvers
+from shiftlab.schema import validate
 
 log = logging.getLogger("shiftlab.train")
 register_resolvers()
 
 
+def main() -> None:
+    """Expand ``resume=<run dir>`` into that run's command line, then run the Hydra app."""
+    args = sys.argv[1:]
+    resume = [a.split("=", 1)[1] for a in args if a.startswith("resume=")]
+    if resume and resume[-1] not in ("", "null") and not HELP_FLAGS.intersection(args):
+        from shiftlab.resume import resume_arguments
+
+        rest = [a for a in args if not a.startswith("resume=")]
+        sys.argv = [sys.argv[0], *resume_arguments(resume[-1].strip("'\""), rest)]
+    _app()
+
+
+HELP_FLAGS = {"--help", "-h", "--hydra-help"}
+
+
 @hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")
-def main(cfg: DictConfig) -> float | None:
+def _app(cfg: DictConfig) -> float | None:
     """Train; return the monitored metric (what a sweep optimises).
 
     A failed run leaves ``metrics.json`` with ``status: failed`` and its error. On its own,
@@ -30,13 +47,16 @@ def main(cfg: DictConfig) -> float | None:
     in a sweep the error goes back to the sweeper, which records it and runs the next job.
     """
     from shiftlab.run_summary import write_failure
-    from shiftlab.training import monitored_value, train
 
     started = time.perf_counter()
     try:
+        validate(cfg)  # before torch is imported: a wrong value costs a second, not a run
+        from shiftlab.training import train
+
         metrics = train(cfg)
     except Exception as err:
-        write_failure(Path(cfg.paths.output_dir), err, time.perf_counter() - started)
+        if _is_rank_zero():
+            write_failure(Path(cfg.paths.output_dir), err, time.perf_counter() - started)
         if _in_sweep():
             expected = isinstance(err, ShiftlabError)
             log.error("This job failed: %s", err, exc_info=None if expected else err)
@@ -45,7 +65,18 @@ def main(cfg: DictConfig) -> float | None:
             log.error("%s", err)  # one paragraph (console and log file), no traceback
             raise SystemExit(1) from None
         raise
+    from shiftlab.training import monitored_value
+
     return monitored_value(metrics, cfg.task.monitor)
+
+
+def _is_rank_zero() -> bool:
+    """Outside DDP, or its first process: the other ranks learn theirs from the environment
+    (set by the DDP launcher, torchrun or SLURM), as Lightning reads it."""
+    import os
+
+    keys = ("RANK", "SLURM_PROCID", "LOCAL_RANK", "NODE_RANK")
+    return all(os.environ.get(key, "0") == "0" for key in keys)
 
 
 def _in_sweep() -> bool:

@@ -36,7 +36,35 @@ def pair_by_stem(image_dir: Path, mask_dir: Path) -> list[tuple[Path, Path]]:
         pairs.append((image, masks[image.stem]))
     if not pairs:
         raise DataError(f"{image_dir} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
+    for image, mask in pairs:
+        check_sizes(image, mask)
     return pairs
+
+
+def check_sizes(image: Path, mask: Path) -> None:
+    """Refuse, at launch, a file that is not an image or a mask of another size than its image.
+
+    Reads the headers only (no pixels), so a large dataset is checked in seconds instead of
+    failing hours into training when the sampler first reaches the bad file.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    sizes = []
+    for path, what in ((image, "image"), (mask, "mask")):
+        try:
+            with Image.open(path) as img:
+                sizes.append(img.size)
+        except (UnidentifiedImageError, OSError, SyntaxError) as err:
+            raise DataError(
+                f"Cannot read {what} {path}: {err}. The file is corrupt or not an image; "
+                "replace or remove it."
+            ) from err
+    if sizes[0] != sizes[1]:
+        (iw, ih), (mw, mh) = sizes
+        raise DataError(
+            f"Mask {mask} is {mw}×{mh} but its image {image} is {iw}×{ih} (width×height); a "
+            "mask must match its image."
+        )
 
 
 def read_image(path: Path, channels: int) -> np.ndarray:

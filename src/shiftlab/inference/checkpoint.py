@@ -51,9 +51,9 @@ def read_checkpoint(path: str | Path) -> tuple[StoredModel, dict[str, Any]]:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise ShiftlabError(
-            f"ckpt_path: {path} cannot be read as a checkpoint ({type(err).__name__}: "
-            f"{str(err).splitlines()[0][:200]}). It may be truncated or not a checkpoint; "
-            "use last.ckpt or the best epoch_NNN.ckpt of a finished run."
+            f"ckpt_path: {path} cannot be read as a checkpoint ({type(err).__name__}). It "
+            "is truncated or not a PyTorch checkpoint; use last.ckpt or the best "
+            "epoch_NNN.ckpt of a run."
         ) from None
     info = checkpoint.get("shiftlab") if isinstance(checkpoint, dict) else None
     if not info or not info.get("config"):
@@ -72,6 +72,18 @@ def read_checkpoint(path: str | Path) -> tuple[StoredModel, dict[str, Any]]:
         version=str(info.get("version", "unknown")),
     )
     return stored, checkpoint["state_dict"]
+
+
+def check_checkpoint_fits(path: str | Path, kind: str, task_choice: str | None) -> None:
+    """Refuse, before training starts, a checkpoint written for another kind of task."""
+    stored, _ = read_checkpoint(path)
+    if stored.kind != kind:
+        task = f"task={task_choice}" if task_choice else f"the {kind} task"
+        raise ShiftlabError(
+            f"ckpt_path: {path} holds a {stored.kind} model, but this run is {task} "
+            f"({kind}). Continue a run with the config it was trained with (resume=<its run "
+            "directory>), or choose a checkpoint of this task."
+        )
 
 
 def load_task(stored: StoredModel, state_dict: dict[str, Any]):

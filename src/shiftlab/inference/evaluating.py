@@ -29,7 +29,12 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     datamodule = build(cfg.data, "data")
     _check_same_classes(stored.data_facts, datamodule)
     task = load_task(stored, state_dict)
-    trainer_cfg = {k: v for k, v in cfg.trainer.items() if k not in ("default_root_dir",)}
+    # One process, whatever the training used: DDP would pad the test split with repeated
+    # samples so that every process gets as many, and metrics would count them twice.
+    single = ("default_root_dir", "strategy", "num_nodes", "sync_batchnorm")
+    trainer_cfg = {k: v for k, v in cfg.trainer.items() if k not in single}
+    if trainer_cfg.get("devices") not in (None, 1):
+        trainer_cfg["devices"] = 1
     trainer = build(
         DictConfig(trainer_cfg), "trainer", default_root_dir=str(output_dir), logger=False
     )

@@ -81,7 +81,13 @@ class Task(L.LightningModule):
                 "optimizer.lr, add trainer.gradient_clip_val=1.0, or check the data for NaN."
             )
         self.log(
-            "train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch_size
+            "train/loss",
+            loss,
+            on_step=True,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=batch_size,
+            sync_dist=True,  # the mean over all processes under DDP (a no-op otherwise)
         )
         return loss
 

@@ -1,0 +1,39 @@
+"""The files named in the README's table of bad inputs, written the way a user might have them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tests.helpers import write_npy_dataset, write_segmentation_folders
+
+
+def write_bad_input_files(root: Path) -> None:
+    """``bone.npy``/``clean.npy`` (good pairs), ``nan_bone.npy``, ``short_clean.npy``,
+    ``corrupt_images/``, ``bad_masks/``, ``empty_images/``, ``seg.ckpt`` and ``notes.txt``."""
+    import torch
+    from PIL import Image
+
+    bone, clean = write_npy_dataset(root, [20] * 10, freq_bins=256)
+    inputs = np.load(bone, allow_pickle=True)
+    inputs[3] = inputs[3].copy()
+    inputs[3][5, 7] = np.nan
+    np.save(root / "nan_bone.npy", inputs, allow_pickle=True)
+    targets = np.load(clean, allow_pickle=True)
+    short = np.empty(len(targets), dtype=object)
+    short[:] = [t[:, :-1] for t in targets]
+    np.save(root / "short_clean.npy", short, allow_pickle=True)
+
+    write_segmentation_folders(root / "corrupt_images", count=6, size=(32, 32))
+    (root / "corrupt_images" / "train" / "train_02.png").write_bytes(b"\x89PNG not really")
+    write_segmentation_folders(root / "bad_masks", count=6, size=(32, 32))
+    mask = Image.fromarray(np.zeros((16, 16), dtype=np.uint8))
+    mask.save(root / "bad_masks" / "trainannot" / "train_01.png")
+    for sub in ("train", "trainannot"):
+        (root / "empty_images" / sub).mkdir(parents=True)
+
+    # A checkpoint of a segmentation run (its description is all the check reads).
+    description = {"kind": "segmentation", "config": {"task": {"_target_": "x.Segmentation"}}}
+    torch.save({"shiftlab": description, "state_dict": {}}, root / "seg.ckpt")
+    (root / "notes.txt").write_text("not a checkpoint\n")
