@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from shiftlab import config_dir
 from shiftlab.building import build
+from shiftlab.schema import validate
 from shiftlab.training import _items, build_task
 from tests.helpers import (
     write_class_folders,
@@ -152,6 +153,7 @@ def test_every_option_composes_and_instantiates(group, option, tmp_path):
     cfg = compose_train(overrides_for(group, option, tmp_path))
     run_keys = [k for k in cfg if k != "hydra"]
     OmegaConf.to_container(OmegaConf.masked_copy(cfg, run_keys), resolve=True)  # all resolve
+    validate(OmegaConf.masked_copy(cfg, run_keys))  # every shipped option meets the schema
     datamodule = build(cfg.data, "data")
     datamodule.setup("fit")
     task = build_task(cfg, datamodule)

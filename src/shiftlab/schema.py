@@ -94,7 +94,10 @@ RULES: tuple[Rule, ...] = (
     Rule("trainer.devices", "'auto', a count (-1: all) or a list of ids", _devices, "2"),
     Rule("trainer.num_nodes", COUNT, AT_LEAST_1, "2"),
     Rule(
-        "trainer.precision", ", ".join(PRECISIONS), _one_of(*PRECISIONS, 16, 32, 64), "bf16-mixed"
+        "trainer.precision",
+        "one of " + ", ".join(PRECISIONS),
+        _one_of(*PRECISIONS, 16, 32, 64),
+        "bf16-mixed",
     ),
     Rule("trainer.accumulate_grad_batches", COUNT, AT_LEAST_1, "4"),
     Rule("trainer.gradient_clip_val", "null or a number ≥ 0", _optional(_number(0)), "1.0"),
