@@ -19,8 +19,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 train: setup  ## train the default experiment; pass overrides with ARGS="model=conv_unet"
 	$(BIN)/shiftlab train $(ARGS)
 
-test: setup  ## the whole test suite (what CI runs)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: setup  ## the whole test suite (what CI runs), one worker per core (at most 4)
+	$(BIN)/python -m pytest -n auto --maxprocesses=4 --dist worksteal $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check src tests

@@ -97,6 +97,19 @@ TINY = [
 ]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, one torch thread per worker (inherited by every `shiftlab` the
+    tests start): workers that each take every core run slower together than apart, as
+    parallel sweep jobs do (see ``shiftlab.sweeps.threads``)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start the long runs first, so that parallel workers do not end waiting on one."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     """An empty launch directory (runs go to its outputs/)."""

@@ -136,5 +136,5 @@ def test_missing_data_file_names_the_key(workdir):
     )
     assert proc.returncode == 1
     message = proc.stdout + proc.stderr
-    assert "data.train_data_path: missing/bone.npy does not exist" in message
+    assert "data.train_data_path=missing/bone.npy: no such file or folder" in message
     assert "Traceback" not in message

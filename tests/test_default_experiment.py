@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import only_run_dir, run_shiftlab
 
 
+@pytest.mark.slow
 def test_default_experiment_beats_the_identity_baseline(workdir):
     run_shiftlab("train", cwd=workdir, timeout=900)
     summary = json.loads((only_run_dir(workdir / "outputs") / "metrics.json").read_text())

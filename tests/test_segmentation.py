@@ -101,18 +101,17 @@ def test_image_without_mask_is_named(tmp_path):
         folders(root).setup()
 
 
-def test_mask_of_another_size_is_named(tmp_path):
+def test_mask_of_another_size_is_named_at_setup(tmp_path):
     root = write_segmentation_folders(tmp_path / "d")
-    Image.fromarray(np.zeros((10, 10), dtype=np.uint8)).save(root / "trainannot" / "train_01.png")
     dm = folders(root, val_fraction=0.0, test_fraction=0.0)
     with pytest.raises(ConfigError):  # val and test would be empty: checked at setup
         dm.setup()
+    Image.fromarray(np.zeros((10, 10), dtype=np.uint8)).save(root / "trainannot" / "train_01.png")
     dm = folders(root, val_fraction=0.2, test_fraction=0.2, split_seed=0)
-    dm.setup()
-    with pytest.raises(
+    with pytest.raises(  # found from the file headers, before any training step
         DataError, match=r"Mask .*train_01.png is 10×10 but its image .*train_01.png is 56×40"
     ):
-        read_every_sample(dm)
+        dm.setup()
 
 
 def test_mask_values_outside_the_classes_are_named(tmp_path):
@@ -135,13 +134,12 @@ def test_ignore_index_values_are_allowed(tmp_path):
     assert any(int(item["mask"].max()) == 255 for s in dm.datasets.values() for item in s)
 
 
-def test_corrupt_image_is_named(tmp_path):
+def test_corrupt_image_is_named_at_setup(tmp_path):
     root = write_segmentation_folders(tmp_path / "d", count=5)
     (root / "train" / "train_00.png").write_bytes(b"not a png")
     dm = folders(root, val_fraction=0.2, test_fraction=0.2)
-    dm.setup()
     with pytest.raises(DataError, match=r"Cannot read image .*train_00.png"):
-        read_every_sample(dm)
+        dm.setup()
 
 
 def test_colour_masks_with_a_palette(tmp_path):

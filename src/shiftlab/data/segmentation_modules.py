@@ -262,6 +262,7 @@ class SegmentationFolders(SegmentationDataModule):
                 "(and optionally val/ valannot/ test/ testannot/) under data.root."
             )
         splits: dict[str, list[int]] = {}
+        self.pairs = []  # indices count from 0 on every call
         for split in SPLITS:
             if split == "train" or (self.root / split).is_dir():
                 pairs = pair_by_stem(self.root / split, self.root / f"{split}annot")
