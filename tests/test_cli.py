@@ -104,37 +104,3 @@ def test_shell_completion_for_commands_groups_and_options(workdir):
     script = run_shiftlab("-sc", "install=bash", cwd=workdir).stdout
     assert "complete -o nospace -o default -F hydra_bash_completion shiftlab" in script
     assert shiftlab_executable()
-
-
-def test_unknown_group_option_lists_the_valid_ones(workdir):
-    proc = run_shiftlab("train", "model=unet9000", cwd=workdir, check=False)
-    assert proc.returncode != 0
-    message = proc.stdout + proc.stderr
-    assert "unet9000" in message and "conv_unet" in message and "tsconv_unet" in message
-    assert "Traceback" not in message
-
-
-def test_model_error_is_one_paragraph_without_traceback(workdir):
-    proc = run_shiftlab(
-        "train", "model.channels=[6,6,6]", "data.num_train=4", cwd=workdir, check=False
-    )
-    assert proc.returncode == 1
-    message = proc.stdout + proc.stderr
-    assert "TSConv cannot split 6 input channels" in message
-    assert "multiple of 4" in message
-    assert "Traceback" not in message
-
-
-def test_missing_data_file_names_the_key(workdir):
-    proc = run_shiftlab(
-        "train",
-        "data=spectrogram_npy",
-        "data.train_data_path=missing/bone.npy",
-        "data.segmented_data_path=missing/clean.npy",
-        cwd=workdir,
-        check=False,
-    )
-    assert proc.returncode == 1
-    message = proc.stdout + proc.stderr
-    assert "data.train_data_path=missing/bone.npy: no such file or folder" in message
-    assert "Traceback" not in message
