@@ -73,13 +73,6 @@ def rank_command(local_rank: int) -> list[str]:
     return [sys.executable, "-m", "shiftlab", "train", *args]
 
 
-def is_rank_zero() -> bool:
-    """Whether this process writes the run's files (true outside DDP)."""
-    from lightning.pytorch.utilities import rank_zero_only
-
-    return getattr(rank_zero_only, "rank", 0) == 0
-
-
 def end_process_group(saved_env: dict[str, Any]) -> None:
     """Leave the DDP group this run joined and restore the variables its launch set."""
     import torch.distributed as dist

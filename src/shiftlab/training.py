@@ -19,9 +19,10 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from shiftlab.building import build
-from shiftlab.distributed import DDP_ENV, end_process_group, is_rank_zero
+from shiftlab.distributed import DDP_ENV, end_process_group
 from shiftlab.inference.checkpoint import check_checkpoint_fits
 from shiftlab.models.contracts import check_model_fits_task
+from shiftlab.ranks import is_rank_zero
 from shiftlab.run_summary import flat_hyperparameters, hyperparameters, write_json
 
 log = logging.getLogger(__name__)

@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from shiftlab.errors import ShiftlabError
 from shiftlab.paths import config_dir
+from shiftlab.ranks import is_rank_zero
 from shiftlab.resolvers import register_resolvers
 from shiftlab.schema import validate
 
@@ -55,7 +56,7 @@ def _app(cfg: DictConfig) -> float | None:
 
         metrics = train(cfg)
     except Exception as err:
-        if _is_rank_zero():
+        if is_rank_zero():
             write_failure(Path(cfg.paths.output_dir), err, time.perf_counter() - started)
         if _in_sweep():
             expected = isinstance(err, ShiftlabError)
@@ -68,15 +69,6 @@ def _app(cfg: DictConfig) -> float | None:
     from shiftlab.training import monitored_value
 
     return monitored_value(metrics, cfg.task.monitor)
-
-
-def _is_rank_zero() -> bool:
-    """Outside DDP, or its first process: the other ranks learn theirs from the environment
-    (set by the DDP launcher, torchrun or SLURM), as Lightning reads it."""
-    import os
-
-    keys = ("RANK", "SLURM_PROCID", "LOCAL_RANK", "NODE_RANK")
-    return all(os.environ.get(key, "0") == "0" for key in keys)
 
 
 def _in_sweep() -> bool:
