@@ -92,7 +92,9 @@ def main() -> None:
         results[name] = {"median_s": median, "runs_s": values, "speedup": base / median}
         print(f"{name:<22} {median:9.1f} {base / median:23.2f}x")
     if args.json:
-        args.json.write_text(json.dumps({"cores": cores, "epochs": args.epochs, **results}, indent=2))
+        args.json.write_text(
+            json.dumps({"cores": cores, "epochs": args.epochs, **results}, indent=2)
+        )
 
 
 if __name__ == "__main__":
