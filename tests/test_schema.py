@@ -3,6 +3,7 @@ the per-epoch seeds: the pieces behind the reliability of a run, one at a time."
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -124,3 +125,30 @@ def test_each_epoch_draws_the_same_numbers_however_the_run_got_there():
     assert draws() == first
     seeding.on_train_epoch_start(FakeTrainer(4), None)
     assert draws() != first
+
+
+def failing_app():
+    raise ConfigError("optimizer.lr=0 is not valid")
+
+
+def test_errors_are_explained_unless_the_user_asks_for_the_trace(monkeypatch, capsys):
+    from shiftlab.cli.errors import FULL_ERROR, SET_BY_US, run_app
+
+    monkeypatch.delenv(FULL_ERROR, raising=False)
+    monkeypatch.delenv(SET_BY_US, raising=False)
+    with pytest.raises(SystemExit) as ended:
+        run_app(failing_app, "train")
+    assert ended.value.code == 1
+    assert "shiftlab train: optimizer.lr=0 is not valid" in capsys.readouterr().err
+    assert FULL_ERROR not in os.environ  # set for the call only
+
+    # A process that a run started (a DDP rank) inherits both variables: still one paragraph.
+    monkeypatch.setenv(FULL_ERROR, "1")
+    monkeypatch.setenv(SET_BY_US, "1")
+    with pytest.raises(SystemExit):
+        run_app(failing_app, "train")
+
+    monkeypatch.setenv(FULL_ERROR, "1")  # the user's own HYDRA_FULL_ERROR=1: the exception
+    monkeypatch.delenv(SET_BY_US, raising=False)
+    with pytest.raises(ConfigError):
+        run_app(failing_app, "train")

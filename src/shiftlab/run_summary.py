@@ -44,6 +44,13 @@ def flat_hyperparameters(params: dict[str, Any], prefix: str = "") -> dict[str, 
     return flat
 
 
+def chosen_option(group: str) -> str | None:
+    """The option Hydra composed for ``group`` (``model`` → ``tsconv_unet``), for messages."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get().runtime.choices.get(group) if HydraConfig.initialized() else None
+
+
 def _group_choices() -> dict[str, str]:
     from hydra.core.hydra_config import HydraConfig
 

@@ -23,6 +23,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
 from shiftlab.errors import ConfigError
+from shiftlab.run_summary import chosen_option
 
 Check = Callable[[Any], bool]
 
@@ -140,7 +141,7 @@ def _check_required(cfg: DictConfig) -> None:
     """Values left as ``???`` in an option's file: the user has to give them."""
     for key in _missing_keys(cfg):
         group = key.split(".", 1)[0]
-        option = _choice(group)
+        option = chosen_option(group)
         where = f" (data={option})" if group == "data" and option else ""
         name = key.split(".")[-1]
         raise ConfigError(
@@ -214,7 +215,7 @@ def _check_model_fits_task(cfg: DictConfig) -> None:
     model, task = cfg.get("model"), cfg.get("task")
     if model is None or task is None or "_target_" not in model or "_target_" not in task:
         return
-    check_model_fits_task(model._target_, task._target_, _choice("model"))
+    check_model_fits_task(model._target_, task._target_, chosen_option("model"))
 
 
 def _unresolvable(key: str, node: Any, err: Exception) -> ConfigError:
@@ -239,9 +240,3 @@ def _missing_keys(cfg: DictConfig) -> list[str]:
 
 def _show(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
-
-
-def _choice(group: str) -> str | None:
-    from hydra.core.hydra_config import HydraConfig
-
-    return HydraConfig.get().runtime.choices.get(group) if HydraConfig.initialized() else None

@@ -23,7 +23,12 @@ from shiftlab.distributed import DDP_ENV, end_process_group
 from shiftlab.inference.checkpoint import check_checkpoint_fits
 from shiftlab.models.contracts import check_model_fits_task
 from shiftlab.ranks import is_rank_zero
-from shiftlab.run_summary import flat_hyperparameters, hyperparameters, write_json
+from shiftlab.run_summary import (
+    chosen_option,
+    flat_hyperparameters,
+    hyperparameters,
+    write_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +61,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 def _train(cfg: DictConfig) -> dict[str, Any]:
     started = time.perf_counter()
     route_library_logs()
-    check_model_fits_task(cfg.model._target_, cfg.task._target_, _choice("model"))
+    check_model_fits_task(cfg.model._target_, cfg.task._target_, chosen_option("model"))
     _set_threads(cfg.get("threads"))
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -78,7 +83,7 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
     trainer: L.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
 
     if cfg.get("ckpt_path"):
-        check_checkpoint_fits(cfg.ckpt_path, task.kind, _choice("task"))
+        check_checkpoint_fits(cfg.ckpt_path, task.kind, chosen_option("task"))
 
     metrics: dict[str, Any] = {}
     if cfg.get("train", True):
@@ -113,12 +118,6 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
         _log_hyperparameters(trainer.loggers, hyperparameters(cfg), metrics, trainer.global_step)
         log.info("Run directory: %s", output_dir)
     return metrics
-
-
-def _choice(group: str) -> str | None:
-    from hydra.core.hydra_config import HydraConfig
-
-    return HydraConfig.get().runtime.choices.get(group) if HydraConfig.initialized() else None
 
 
 def _set_threads(requested: int | None) -> None:

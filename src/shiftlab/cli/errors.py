@@ -20,6 +20,9 @@ from typing import Any
 from shiftlab.errors import ShiftlabError
 
 FULL_ERROR = "HYDRA_FULL_ERROR"
+# Says that HYDRA_FULL_ERROR was set by shiftlab, not by the user: processes a run starts
+# (DDP ranks, launcher workers) inherit both and still explain errors in one paragraph.
+SET_BY_US = "SHIFTLAB_SETS_HYDRA_FULL_ERROR"
 
 
 @contextmanager
@@ -38,8 +41,9 @@ def run_app(app: Callable[[], Any], command: str) -> None:
     for the call so that the error comes back to us to be explained. A user who set it
     gets the exception with its whole trace, as Hydra would give it.
     """
-    wants_trace = _is_set(os.environ.get(FULL_ERROR))
-    os.environ[FULL_ERROR] = "1"
+    wants_trace = _is_set(os.environ.get(FULL_ERROR)) and SET_BY_US not in os.environ
+    if not wants_trace:
+        os.environ[FULL_ERROR] = os.environ[SET_BY_US] = "1"
     try:
         app()
     except Exception as err:
@@ -51,6 +55,7 @@ def run_app(app: Callable[[], Any], command: str) -> None:
     finally:
         if not wants_trace:
             os.environ.pop(FULL_ERROR, None)
+            os.environ.pop(SET_BY_US, None)
 
 
 def explain(err: Exception, command: str) -> str | None:

@@ -60,11 +60,18 @@ def check_sizes(image: Path, mask: Path) -> None:
                 "replace or remove it."
             ) from err
     if sizes[0] != sizes[1]:
-        (iw, ih), (mw, mh) = sizes
-        raise DataError(
-            f"Mask {mask} is {mw}×{mh} but its image {image} is {iw}×{ih} (width×height); a "
-            "mask must match its image."
-        )
+        raise mask_size_error(str(image), sizes[0], str(mask), sizes[1])
+
+
+def mask_size_error(
+    image: str, image_size: tuple[int, int], mask: str, mask_size: tuple[int, int]
+) -> DataError:
+    """The error for a mask of another size than its image (sizes as width, height)."""
+    (iw, ih), (mw, mh) = image_size, mask_size
+    return DataError(
+        f"Mask {mask} is {mw}×{mh} but its image {image} is {iw}×{ih} (width×height); a mask "
+        "must match its image."
+    )
 
 
 def read_image(path: Path, channels: int) -> np.ndarray:
@@ -130,10 +137,8 @@ def check_pair(
 ) -> None:
     """Refuse a mask of another size than its image, or with values outside the classes."""
     if image.shape[:2] != mask.shape[:2]:
-        raise DataError(
-            f"Mask {mask_name} is {mask.shape[1]}×{mask.shape[0]} but its image {image_name} is "
-            f"{image.shape[1]}×{image.shape[0]} (width×height); a mask must match its image."
-        )
+        image_size, mask_size = image.shape[1::-1], mask.shape[1::-1]
+        raise mask_size_error(image_name, image_size, mask_name, mask_size)
     values = np.unique(mask)
     valid = (values >= 0) & (values < num_classes)
     if ignore_index is not None:
