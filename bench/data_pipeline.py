@@ -1,0 +1,141 @@
+"""Input pipelines: images per second per core of the segmentation and classification
+pipelines (the data modules' own datasets, albumentations transforms and data loaders) on
+256×256 images, read from files and from memory.
+
+    .venv/bin/python bench/data_pipeline.py            # 3 rounds, ~1 minute on 2 cores
+    .venv/bin/python bench/data_pipeline.py --images 512 --rounds 5 --json data.json
+
+The process is pinned to one core (``os.sched_setaffinity``) with one torch and one OpenCV
+thread, and the loader runs in it (``num_workers=0``), so images per second are images per
+second per core. Files are written once to a temporary folder: 256×256 RGB PNG images with
+index-PNG masks (``data=segmentation_folders``, transforms hflip + normalize) and 256×256
+JPEG images in class folders (``data=image_folder``, resize + hflip + normalize). "From
+memory" reads each file once before timing, leaving decoding out: what the transforms,
+tensor conversion and collation cost. The training consumption beside each figure is
+the images per second a training step takes (batch size / step time, bench/overhead.py's
+SMP U-Net on this machine), to show whether one core keeps up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from PIL import Image
+
+import shiftlab
+from _common import interleaved, machine, median_spread, write_json
+from shiftlab.building import build
+
+SIZE = 256
+
+
+def write_images(root: Path, count: int) -> tuple[Path, Path]:
+    """Random-shape images (PNG + index masks, and JPEG in 4 class folders)."""
+    rng = np.random.default_rng(0)
+    seg, cls = root / "segmentation", root / "classification"
+    for folder in ("train", "trainannot"):
+        (seg / folder).mkdir(parents=True)
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    for i in range(count):
+        image = rng.integers(0, 64, (SIZE, SIZE, 3), dtype=np.uint8)
+        mask = np.zeros((SIZE, SIZE), np.uint8)
+        for label in (1, 2, 3):
+            cy, cx, r = rng.integers(30, SIZE - 30, 2).tolist() + [int(rng.integers(10, 30))]
+            inside = (yy - cy) ** 2 + (xx - cx) ** 2 < r * r
+            mask[inside] = label
+            image[inside] = rng.integers(64, 255, 3, dtype=np.uint8)
+        Image.fromarray(image).save(seg / "train" / f"{i:05d}.png")
+        Image.fromarray(mask).save(seg / "trainannot" / f"{i:05d}.png")
+        folder = cls / f"class_{i % 4}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"{i:05d}.jpg", quality=90)
+    return seg, cls
+
+
+def data_module(overrides: list[str], output_dir: str):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(shiftlab.config_dir()), version_base="1.3"):
+        cfg = compose("train", overrides=[*overrides, f"paths.output_dir={output_dir}"])
+    data = build(cfg.data, "data")
+    data.setup("fit")
+    return data
+
+
+def in_memory(data) -> None:
+    """Decode every file once, so that the pipeline reads arrays from memory."""
+    cache: dict[int, tuple] = {}
+    read = data.read
+
+    def cached(index: int):
+        if index not in cache:
+            cache[index] = read(index)
+        return cache[index]
+
+    dataset = data.datasets["train"]
+    dataset.read = cached
+    for i in range(len(dataset)):
+        cached(dataset.indices[i])
+
+
+def images_per_second(data) -> Callable[[], float]:
+    def run() -> float:
+        loader = data.train_dataloader()
+        started, count = time.perf_counter(), 0
+        for batch in loader:
+            count += batch["image"].shape[0]
+        return count / (time.perf_counter() - started)
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", help="also write the figures here")
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        seg, cls = write_images(Path(tmp), args.images)
+        common = ["data.val_fraction=0.05", "data.test_fraction=0.05", "data.num_workers=0"]
+        segmentation = ["task=segmentation", "model=smp_unet", "data=segmentation_folders",
+                        f"data.root={seg}", "data.num_classes=4", "data.batch_size=16", *common]
+        classification = ["task=classification", "model=fashion_cnn", "data=image_folder",
+                          f"data.root={cls}", f"data.image_size=[{SIZE},{SIZE}]",
+                          "data.batch_size=64", *common]  # fmt: skip
+        modules = {
+            "segmentation, from PNG files": data_module(segmentation, f"{tmp}/s1"),
+            "segmentation, from memory": data_module(segmentation, f"{tmp}/s2"),
+            "classification, from JPEG files": data_module(classification, f"{tmp}/c1"),
+            "classification, from memory": data_module(classification, f"{tmp}/c2"),
+        }
+        for name, data in modules.items():
+            if "memory" in name:
+                in_memory(data)
+        samples = interleaved({k: images_per_second(v) for k, v in modules.items()}, args.rounds)
+
+    print(machine())
+    print(f"one core, {args.images} images of {SIZE}×{SIZE}, {args.rounds} interleaved rounds")
+    print("| pipeline | images/s/core, median | range | target |")
+    print("|---|---|---|---|")
+    for name, values in samples.items():
+        mid, low, high = median_spread(values)
+        print(f"| {name} | {mid:,.0f} | {low:,.0f}–{high:,.0f} | ≥ 3,000 |")
+    write_json(args.json, {"machine": machine(), "args": vars(args), "samples": samples})
+
+
+if __name__ == "__main__":
+    main()

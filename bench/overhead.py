@@ -1,0 +1,195 @@
+"""Framework overhead: training steps per second through shiftlab's training entry point
+against a hand-written PyTorch loop with the same network, data loader, loss, optimizer
+and batch size, in one process.
+
+    .venv/bin/python bench/overhead.py                   # 3 rounds, ~4 minutes on 2 cores
+    .venv/bin/python bench/overhead.py --cases small_cnn --rounds 5 --json overhead.json
+
+Cases: an SMP U-Net (resnet18 encoder, batches of 8×1×128×128), the TSConv U-Net on
+256×T spectrograms (the default experiment's data, batches of 16), and a small CNN on
+28×28 Fashion-MNIST batches of 256 (needs ``apt-get install dataset-fashion-mnist``),
+where per-step overhead shows most.
+
+The shiftlab side is ``shiftlab.training.train`` (the body of ``shiftlab train``) on the
+config ``shiftlab train`` composes, with logging (TensorBoard, every 10 steps), checkpointing
+(best and last), the progress bar and every default callback on, plus one callback that
+records the end time of each step. The hand-written side takes the same network (freshly
+built from the same config), the same training data loader, the same loss and optimizer,
+and runs ``zero_grad, forward, loss, backward, step`` over the loader. Each variant trains
+``--epochs`` epochs per round from a fresh model; the figure is the last epoch's steady-state
+time per step (first step's end to last step's end), so model set-up, the first epoch's
+warm-up, validation and checkpoint writing sit outside it. Rounds are interleaved; the
+figure to read is the median ratio (shiftlab / hand-written) over the rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import open_dict
+
+import shiftlab
+from _common import best_ratio, interleaved, machine, median_spread, ratio_figure, write_json
+from shiftlab.building import build
+from shiftlab.tasks.spectral_metrics import valid_frames
+from shiftlab.training import task_from_config, train
+from step_timer import seconds_per_step
+
+CASES: dict[str, dict] = {
+    "smp_unet": {
+        "title": "SMP U-Net (resnet18), 8×1×128×128",
+        "target": 1.01,
+        "overrides": [
+            "task=segmentation", "model=smp_unet", "data=shapes_grey", "data.size=128",
+            "data.batch_size=8", "data.num_train=96", "data.num_val=8", "data.num_test=8",
+        ],
+    },
+    "tsconv_unet": {
+        "title": "TSConv U-Net, 16×1×256×T (T 48–160)",
+        "target": 1.01,
+        "overrides": ["data.num_train=256", "data.num_val=16", "data.num_test=16"],
+    },
+    "small_cnn": {
+        "title": "small CNN (fashion_cnn), 256×1×28×28",
+        "target": 1.05,
+        "overrides": [
+            "experiment=fashion_mnist_cnn", "data.batch_size=256",
+            "+trainer.limit_train_batches=40", "+trainer.limit_val_batches=2",
+        ],
+    },
+}  # fmt: skip
+
+COMMON = ["test=false", "seed=0"]
+
+
+def compose_train(overrides: list[str]):
+    """The config ``shiftlab train OVERRIDES`` runs, with Hydra's runtime (choices) set."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(shiftlab.config_dir()), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        del cfg.hydra  # as in a run: the job's config holds no hydra node
+    return cfg
+
+
+def shiftlab_run(case: dict, epochs: int) -> Callable[[], float]:
+    def run() -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            steps = Path(tmp, "steps.json")
+            cfg = compose_train([
+                *COMMON, *case["overrides"], f"trainer.max_epochs={epochs}",
+                f"paths.output_dir={tmp}/run", "+callbacks.step_timer._target_=step_timer.StepTimer",
+                f"+callbacks.step_timer.path={steps}",
+            ])  # fmt: skip
+            train(cfg)
+            return seconds_per_step(json.loads(steps.read_text())[-1])
+
+    return run
+
+
+def hand_written_run(case: dict, epochs: int) -> Callable[[], float]:
+    """The loop a user would write by hand around the same pieces."""
+
+    def run() -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = compose_train([*COMMON, *case["overrides"], f"paths.output_dir={tmp}/run"])
+            torch.manual_seed(0)
+            data = build(cfg.data, "data")
+            data.setup("fit")
+            facts = data.network_facts() if hasattr(data, "network_facts") else {}
+            task = task_from_config(cfg, facts)  # only to reuse its network and loss modules
+            net, step = task.net, _loss_step(task, data)
+            net.train()
+            optimizer = build(cfg.optimizer, "optimizer")(params=net.parameters())
+            limit = cfg.trainer.get("limit_train_batches")
+            for epoch in range(epochs):
+                loader = data.train_dataloader()
+                for sampler in (loader.sampler, loader.batch_sampler):
+                    if hasattr(sampler, "set_epoch"):  # each epoch its own order, as Lightning
+                        sampler.set_epoch(epoch)
+                times: list[float] = []
+                for index, batch in enumerate(loader):
+                    if isinstance(limit, int) and index >= limit:
+                        break
+                    if not times:
+                        times.append(time.perf_counter())
+                    optimizer.zero_grad(set_to_none=True)
+                    step(batch).backward()
+                    optimizer.step()
+                    times.append(time.perf_counter())
+            return seconds_per_step(times)
+
+    return run
+
+
+def _loss_step(task, data) -> Callable[[dict], torch.Tensor]:
+    cl = torch.channels_last
+    net = task.net
+    if task.kind == "regression":  # standardised in and out, MSE on real (unpadded) frames
+        stats = {k: float(v) for k, v in data.statistics().items()}
+
+        def regression(batch: dict) -> torch.Tensor:
+            x = (batch["input"] - stats["input_mean"]) / stats["input_std"]
+            pred = net(x.contiguous(memory_format=cl)) * stats["target_std"] + stats["target_mean"]
+            mask = batch.get("mask")
+            return torch.nn.functional.mse_loss(
+                valid_frames(pred, mask), valid_frames(batch["target"], mask)
+            )
+
+        return regression
+    if task.kind == "segmentation":
+        return lambda batch: task.criterion(net(batch["image"].contiguous(memory_format=cl)),
+                                            batch["mask"])  # fmt: skip
+    return lambda batch: task.criterion(net(batch["image"].contiguous(memory_format=cl)),
+                                        batch["label"])  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=2, help="per round; the last is timed")
+    parser.add_argument("--json", help="also write the figures here")
+    args = parser.parse_args()
+    if "small_cnn" in args.cases and not Path("/usr/share/datasets/fashion-mnist").exists():
+        sys.exit("small_cnn needs Fashion-MNIST: apt-get install dataset-fashion-mnist "
+                 "(or leave it out with --cases smp_unet tsconv_unet).")  # fmt: skip
+
+    results = {}
+    for name in args.cases:
+        case = CASES[name]
+        print(f"{case['title']}:", flush=True)
+        samples = interleaved(
+            {"shiftlab": shiftlab_run(case, args.epochs),
+             "hand-written": hand_written_run(case, args.epochs)},  # fmt: skip
+            args.rounds,
+        )
+        results[name] = {"title": case["title"], "target": case["target"], "samples": samples}
+
+    print(machine())
+    print(f"{args.rounds} interleaved rounds × {args.epochs} epochs, last epoch timed")
+    print("| case | shiftlab (ms/step) | hand-written (ms/step) | shiftlab / hand-written, "
+          "median of rounds (range) | fastest / fastest | target |")
+    print("|---|---|---|---|---|---|")
+    for result in results.values():
+        ours, hand = result["samples"]["shiftlab"], result["samples"]["hand-written"]
+        print(f"| {result['title']} | {median_spread(ours)[0] * 1e3:.1f} | "
+              f"{median_spread(hand)[0] * 1e3:.1f} | {ratio_figure(ours, hand)} | "
+              f"{best_ratio(ours, hand):.3f} | "
+              f"≤ {result['target']:.2f} |")  # fmt: skip
+    write_json(args.json, {"machine": machine(), "args": vars(args), "results": results})
+
+
+if __name__ == "__main__":
+    main()

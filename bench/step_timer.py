@@ -1,0 +1,58 @@
+"""A Lightning callback that writes, per epoch, the start of the first training step and the end
+of every step to a JSON file: the benchmarks add it to a ``shiftlab train`` config as one more callback
+(``+callbacks.step_timer._target_=step_timer.StepTimer``), so nothing else in the run changes."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from lightning.pytorch.callbacks import Callback
+
+
+class StepTimer(Callback):
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self.epochs: list[list[float]] = []
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.epochs.append([])
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if not self.epochs[-1]:  # the first step's start: its batch is loaded already
+            self.epochs[-1].append(time.perf_counter())
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.epochs[-1].append(time.perf_counter())
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.path.write_text(json.dumps(self.epochs))
+
+
+def seconds_per_step(times: list[float]) -> float:
+    """Time per step over an epoch: ``times`` is the first step's start (its batch already
+    loaded), then the end of every step.
+
+    The span holds every step's forward, backward, optimizer, logging and progress-bar work
+    and the loading of every batch but the first, and none of the epoch's start (loader
+    set-up) or end (validation, checkpoint).
+    """
+    if len(times) < 2:
+        raise ValueError("need at least one timed step")
+    return (times[-1] - times[0]) / (len(times) - 1)
+
+
+class FirstStepExit(Callback):
+    """Write the wall-clock time (``time.time()``, comparable across processes) at the end
+    of the first training step to ``path``, then end the process: what start-up costs a user
+    is the wait until training is under way."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.path.write_text(repr(time.time()))
+        import os
+
+        os._exit(0)
