@@ -104,3 +104,16 @@ def test_shell_completion_for_commands_groups_and_options(workdir):
     script = run_shiftlab("-sc", "install=bash", cwd=workdir).stdout
     assert "complete -o nospace -o default -F hydra_bash_completion shiftlab" in script
     assert shiftlab_executable()
+
+
+def test_quick_help_is_hydras_help_with_the_overrides(workdir):
+    """`shiftlab train --help` lists groups from conf/ itself (Hydra's listing takes ~1.5 s);
+    the text must stay exactly what Hydra's own --help prints, overrides applied."""
+    ours = run_shiftlab("train", "model=conv_unet", "--help", cwd=workdir).stdout
+    hydras = subprocess.run(
+        [sys.executable, "-c", "import sys; from shiftlab.cli.train import main; "
+         "sys.argv = ['shiftlab', 'model=conv_unet', '--help']; main()"],
+        cwd=workdir, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert ours == hydras
+    assert "model: conv_unet, fashion_cnn," in ours and "block_conv: conv" in ours

@@ -14,6 +14,7 @@ import re
 import sys
 
 import shiftlab
+from shiftlab.cli import quick_help
 from shiftlab.cli.errors import run_app
 from shiftlab.overrides import quoted
 
@@ -81,9 +82,22 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run(name: str, program: str, rest: list[str]) -> None:
+    rest = _positional_to_override(name, rest)
+    if quick_help.applies(rest) and _print_quick_help(name, rest):
+        return
     app = importlib.import_module(SUBCOMMANDS[name][0]).main
-    sys.argv = [program, *_positional_to_override(name, rest)]
+    sys.argv = [program, *rest]
     run_app(app, name)
+
+
+def _print_quick_help(name: str, rest: list[str]) -> bool:
+    """Print the command's help the fast way; False when only Hydra's help can show it."""
+    text: list[str] = []
+    run_app(lambda: text.append(quick_help.help_text(name, rest) or ""), name)
+    if text and text[0]:
+        print(text[0])
+        return True
+    return False
 
 
 def _positional_to_override(name: str, rest: list[str]) -> list[str]:
