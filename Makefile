@@ -23,8 +23,8 @@ test: setup  ## the whole test suite (what CI runs), one worker per core (at mos
 	$(BIN)/python -m pytest -n auto --maxprocesses=4 --dist worksteal $(PYTEST_ARGS)
 
 lint: setup
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 format: setup
 	$(BIN)/ruff check --fix src tests

@@ -40,9 +40,7 @@ def machine() -> str:
     return "; ".join(parts)
 
 
-def interleaved(
-    variants: dict[str, Callable[[], float]], rounds: int
-) -> dict[str, list[float]]:
+def interleaved(variants: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
     """Run every variant once per round, in turn: a slow spell of the machine hits them all."""
     samples: dict[str, list[float]] = {name: [] for name in variants}
     for number in range(rounds):

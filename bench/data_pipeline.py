@@ -28,12 +28,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from _common import interleaved, machine, median_spread, write_json
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 
 import shiftlab
-from _common import interleaved, machine, median_spread, write_json
 from shiftlab.building import build
 
 SIZE = 256
@@ -50,7 +50,7 @@ def write_images(root: Path, count: int) -> tuple[Path, Path]:
         image = rng.integers(0, 64, (SIZE, SIZE, 3), dtype=np.uint8)
         mask = np.zeros((SIZE, SIZE), np.uint8)
         for label in (1, 2, 3):
-            cy, cx, r = rng.integers(30, SIZE - 30, 2).tolist() + [int(rng.integers(10, 30))]
+            cy, cx, r = [*rng.integers(30, SIZE - 30, 2).tolist(), int(rng.integers(10, 30))]
             inside = (yy - cy) ** 2 + (xx - cx) ** 2 < r * r
             mask[inside] = label
             image[inside] = rng.integers(64, 255, 3, dtype=np.uint8)
@@ -111,8 +111,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         seg, cls = write_images(Path(tmp), args.images)
         common = ["data.val_fraction=0.05", "data.test_fraction=0.05", "data.num_workers=0"]
-        segmentation = ["task=segmentation", "model=smp_unet", "data=segmentation_folders",
-                        f"data.root={seg}", "data.num_classes=4", "data.batch_size=16", *common]
+        segmentation = [
+            "task=segmentation",
+            "model=smp_unet",
+            "data=segmentation_folders",
+            f"data.root={seg}",
+            "data.num_classes=4",
+            "data.batch_size=16",
+            *common,
+        ]
         classification = ["task=classification", "model=fashion_cnn", "data=image_folder",
                           f"data.root={cls}", f"data.image_size=[{SIZE},{SIZE}]",
                           "data.batch_size=64", *common]  # fmt: skip

@@ -33,17 +33,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from _common import best_ratio, interleaved, machine, median_spread, ratio_figure, write_json
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
+from step_timer import seconds_per_step
 
 import shiftlab
-from _common import best_ratio, interleaved, machine, median_spread, ratio_figure, write_json
 from shiftlab.building import build
 from shiftlab.tasks.spectral_metrics import valid_frames
 from shiftlab.training import task_from_config, train
-from step_timer import seconds_per_step
 
 CASES: dict[str, dict] = {
     "smp_unet": {
@@ -89,7 +89,8 @@ def shiftlab_run(case: dict, epochs: int) -> Callable[[], float]:
             steps = Path(tmp, "steps.json")
             cfg = compose_train([
                 *COMMON, *case["overrides"], f"trainer.max_epochs={epochs}",
-                f"paths.output_dir={tmp}/run", "+callbacks.step_timer._target_=step_timer.StepTimer",
+                f"paths.output_dir={tmp}/run",
+                "+callbacks.step_timer._target_=step_timer.StepTimer",
                 f"+callbacks.step_timer.path={steps}",
             ])  # fmt: skip
             train(cfg)
@@ -171,16 +172,20 @@ def main() -> None:
         case = CASES[name]
         print(f"{case['title']}:", flush=True)
         samples = interleaved(
-            {"shiftlab": shiftlab_run(case, args.epochs),
-             "hand-written": hand_written_run(case, args.epochs)},  # fmt: skip
+            {
+                "shiftlab": shiftlab_run(case, args.epochs),
+                "hand-written": hand_written_run(case, args.epochs),
+            },
             args.rounds,
         )
         results[name] = {"title": case["title"], "target": case["target"], "samples": samples}
 
     print(machine())
     print(f"{args.rounds} interleaved rounds × {args.epochs} epochs, last epoch timed")
-    print("| case | shiftlab (ms/step) | hand-written (ms/step) | shiftlab / hand-written, "
-          "median of rounds (range) | fastest / fastest | target |")
+    print(
+        "| case | shiftlab (ms/step) | hand-written (ms/step) | shiftlab / hand-written, "
+        "median of rounds (range) | fastest / fastest | target |"
+    )
     print("|---|---|---|---|---|---|")
     for result in results.values():
         ours, hand = result["samples"]["shiftlab"], result["samples"]["hand-written"]

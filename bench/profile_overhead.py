@@ -52,7 +52,9 @@ def main() -> None:
     for key in names:
         cells = " | ".join(f"{totals.get(key, 0.0):.2f}" for _, totals in rows.values())
         print(f"| {key} | {cells} |")
-    print("| time per step (s), profiled | " + " | ".join(f"{s:.3f}" for s, _ in rows.values()) + " |")
+    print(
+        "| time per step (s), profiled | " + " | ".join(f"{s:.3f}" for s, _ in rows.values()) + " |"
+    )
 
 
 if __name__ == "__main__":

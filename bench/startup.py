@@ -19,8 +19,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from _common import REPO, SHIFTLAB, interleaved, machine, median_spread, ratio_figure, run_quiet
-from _common import write_json
+from _common import (
+    REPO,
+    SHIFTLAB,
+    interleaved,
+    machine,
+    median_spread,
+    ratio_figure,
+    run_quiet,
+    write_json,
+)
 
 BENCH = Path(__file__).resolve().parent
 

@@ -1,6 +1,6 @@
-"""A Lightning callback that writes, per epoch, the start of the first training step and the end
-of every step to a JSON file: the benchmarks add it to a ``shiftlab train`` config as one more callback
-(``+callbacks.step_timer._target_=step_timer.StepTimer``), so nothing else in the run changes."""
+"""Lightning callbacks that time training from inside a ``shiftlab train`` run: the
+benchmarks add one as one more callback (``+callbacks.step_timer._target_=...``), so nothing
+else in the run changes."""
 
 from __future__ import annotations
 

@@ -17,13 +17,16 @@ def ruff() -> str:
 
 def test_ruff_check_passes():
     proc = subprocess.run(
-        [ruff(), "check", "src", "tests"], cwd=REPO, capture_output=True, text=True
+        [ruff(), "check", "src", "tests", "bench"], cwd=REPO, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_ruff_format_is_clean():
     proc = subprocess.run(
-        [ruff(), "format", "--check", "src", "tests"], cwd=REPO, capture_output=True, text=True
+        [ruff(), "format", "--check", "src", "tests", "bench"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
