@@ -1,5 +1,6 @@
 """The plain PyTorch script that ``bench/startup.py`` times against ``shiftlab train``: the
-default experiment's data and network, built directly, and one training step.
+default experiment's data (all 640 synthetic pairs, as the data module makes them) and
+network, built directly, and one training step; no Lightning, no Hydra.
 
     .venv/bin/python bench/first_step_plain.py OUT_FILE
 
@@ -13,18 +14,23 @@ import time
 
 import torch
 
-from shiftlab.data import SpectrogramSynth
-from shiftlab.models import TSConvUNet
+from shiftlab.data.synthetic_speech import SpeechSynthesis
+from shiftlab.models.unet import TSConvUNet
 
 torch.manual_seed(42)
-data = SpectrogramSynth(num_train=512, num_val=64, num_test=64, seed=1234, min_frames=48,
-                        max_frames=160, freq_bins=256, batch_size=16, shuffle_seed=42)  # fmt: skip
-data.setup("fit")
+synthesis = SpeechSynthesis(freq_bins=256, min_frames=48, max_frames=160)
+pairs = [synthesis.pair(1234, i) for i in range(512 + 64 + 64)]  # train, val, test
+batch = pairs[:16]  # one batch of the training set, padded to its longest sample
+frames = max(x.shape[-1] for x, _ in batch)
+inputs, targets = (
+    torch.stack([torch.nn.functional.pad(torch.from_numpy(p[k]), (0, frames - p[k].shape[-1]))
+                 for p in batch]).unsqueeze(1)
+    for k in (0, 1)
+)  # fmt: skip
 net = TSConvUNet(1, 1, freq_bins=256).to(memory_format=torch.channels_last)
 optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-batch = next(iter(data.train_dataloader()))
-x = batch["input"].contiguous(memory_format=torch.channels_last)
-loss = torch.nn.functional.mse_loss(net(x), batch["target"])
+x = inputs.contiguous(memory_format=torch.channels_last)
+loss = torch.nn.functional.mse_loss(net(x), targets)
 loss.backward()
 optimizer.step()
 with open(sys.argv[1], "w") as f:

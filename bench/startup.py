@@ -6,7 +6,8 @@ of ``shiftlab train`` against a plain PyTorch script doing the same (bench/first
     .venv/bin/python bench/startup.py --rounds 9 --json startup.json
 
 Every figure is a fresh process, timed from just before it is started; rounds are interleaved.
-``python -c pass`` is timed alongside as the floor of any command.
+``python -c pass`` is timed alongside as the floor of any command, and the smallest Hydra app
+(bench/minimal_app: one file, one value) printing its config as the floor of any Hydra app.
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ def main() -> None:
     shiftlab = str(SHIFTLAB)
     variants = {
         "python -c pass": wall([sys.executable, "-c", "pass"]),
+        "minimal Hydra app --cfg job": wall(
+            [sys.executable, str(BENCH / "minimal_app" / "app.py"), "--cfg", "job"]
+        ),
         "shiftlab train --help": wall([shiftlab, "train", "--help"]),
         "shiftlab train --cfg job": wall([shiftlab, "train", "--cfg", "job"]),
         "shiftlab train, first step": until_first_step(

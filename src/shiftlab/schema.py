@@ -79,7 +79,7 @@ RULES: tuple[Rule, ...] = (
     Rule("optimizer.momentum", "a number in [0, 1)", _number(0, 1), "0.9"),
     Rule("data.batch_size", COUNT, AT_LEAST_1, "16"),
     Rule("data.eval_batch_size", COUNT, AT_LEAST_1, "32"),
-    Rule("data.num_workers", "an integer ≥ 0", AT_LEAST_0, "2"),
+    Rule("data.num_workers", "null or an integer ≥ 0", _optional(AT_LEAST_0), "2"),
     Rule("data.num_train", COUNT, AT_LEAST_1, "512"),
     Rule("data.num_val", COUNT, AT_LEAST_1, "64"),
     Rule("data.num_test", COUNT, AT_LEAST_1, "64"),

@@ -1,31 +1,37 @@
-"""Data modules, datasets and readers; they know nothing of networks."""
+"""Data modules, datasets and readers; they know nothing of networks.
 
-from shiftlab.data.classification_modules import (
-    ClassificationDataModule,
-    FashionMNIST,
-    ImageCSV,
-    ImageFolder,
-)
-from shiftlab.data.segmentation_modules import (
-    SegmentationDataModule,
-    SegmentationFolders,
-    ShapesSynth,
-)
-from shiftlab.data.spectrogram_modules import (
-    SpectrogramDataModule,
-    SpectrogramNpy,
-    SpectrogramSynth,
-)
+The data modules are Lightning modules, and importing Lightning takes seconds; they are
+imported when first named (``shiftlab.data.SpectrogramSynth``), so that a script using
+only a reader or a synthesiser (``shiftlab.data.synthetic_speech``) does not pay for it.
+"""
 
-__all__ = [
-    "ClassificationDataModule",
-    "FashionMNIST",
-    "ImageCSV",
-    "ImageFolder",
-    "SegmentationDataModule",
-    "SegmentationFolders",
-    "ShapesSynth",
-    "SpectrogramDataModule",
-    "SpectrogramNpy",
-    "SpectrogramSynth",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_MODULES = {
+    "ClassificationDataModule": "classification_modules",
+    "FashionMNIST": "classification_modules",
+    "ImageCSV": "classification_modules",
+    "ImageFolder": "classification_modules",
+    "SegmentationDataModule": "segmentation_modules",
+    "SegmentationFolders": "segmentation_modules",
+    "ShapesSynth": "segmentation_modules",
+    "SpectrogramDataModule": "spectrogram_modules",
+    "SpectrogramNpy": "spectrogram_modules",
+    "SpectrogramSynth": "spectrogram_modules",
+}
+
+__all__ = sorted(_MODULES)
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_MODULES])

@@ -14,6 +14,8 @@ import torch
 from torch.utils.data import Dataset
 
 from shiftlab.data.idx_reader import find_idx, read_idx
+from shiftlab.data.loader_settings import loader_workers
+from shiftlab.data.loader_settings import pin_memory as pin_memory_default
 from shiftlab.data.loaders import SplitLoaders
 from shiftlab.data.segmentation_files import IMAGE_SUFFIXES, image_files, read_image
 from shiftlab.data.splits import SPLITS, split_off, write_split_file
@@ -77,7 +79,8 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
             per sample), so a run can be repeated on exactly the same partition.
         train_transforms, eval_transforms: named albumentations transforms applied in order.
         mean, std: the normalisation the pipelines apply (one value per channel).
-        batch_size, num_workers, pin_memory: data loader settings.
+        batch_size, num_workers, pin_memory: data loader settings; ``None`` chooses from the
+            machine (:mod:`shiftlab.data.loader_settings`).
     """
 
     def __init__(
@@ -94,7 +97,7 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
         batch_size: int = 64,
-        num_workers: int = 0,
+        num_workers: int | None = None,
         pin_memory: bool | None = None,
         num_classes: int | None = None,
     ) -> None:
@@ -132,8 +135,8 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
         self.eval_transform = compose(eval_transforms)
         self.mean, self.std = mean, std
         self.batch_size = batch_size
-        self.num_workers = num_workers
-        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.num_workers = loader_workers(num_workers)
+        self.pin_memory = pin_memory_default(pin_memory)
         self.datasets: dict[str, LabelledImages] | None = None
         self.labels: list[int] = []
         self.names: list[str] = []

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from shiftlab.data.loader_settings import loader_workers
+from shiftlab.data.loader_settings import pin_memory as pin_memory_default
 from shiftlab.data.loaders import SplitLoaders
 from shiftlab.data.segmentation_files import check_pair, pair_by_stem, read_image, read_mask
 from shiftlab.data.splits import SPLITS, split_off, write_split_file
@@ -71,8 +73,8 @@ class SegmentationDataModule(SplitLoaders, L.LightningDataModule):
         ignore_index: a mask value that counts in neither loss nor metrics (e.g. 255).
         train_transforms, eval_transforms: named albumentations transforms applied in order
             to image and mask together (see :mod:`shiftlab.data.transforms`).
-        batch_size, num_workers, pin_memory: data loader settings (``pin_memory=None`` pins
-            when CUDA is available).
+        batch_size, num_workers, pin_memory: data loader settings; ``None`` chooses from the
+            machine (:mod:`shiftlab.data.loader_settings`).
         out_channels: the network's output channels, stated in the config so that models
             follow it by interpolation; checked against ``mode`` and ``num_classes``.
         mean, std: the normalisation the pipelines apply (one value per channel, for 0–1
@@ -89,7 +91,7 @@ class SegmentationDataModule(SplitLoaders, L.LightningDataModule):
         train_transforms: Mapping[str, Any] | None = None,
         eval_transforms: Mapping[str, Any] | None = None,
         batch_size: int = 16,
-        num_workers: int = 0,
+        num_workers: int | None = None,
         pin_memory: bool | None = None,
         out_channels: int | None = None,
         mean: Sequence[float] | None = None,
@@ -131,8 +133,8 @@ class SegmentationDataModule(SplitLoaders, L.LightningDataModule):
         self.train_transform = compose(train_transforms)
         self.eval_transform = compose(eval_transforms)
         self.batch_size = batch_size
-        self.num_workers = num_workers
-        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.num_workers = loader_workers(num_workers)
+        self.pin_memory = pin_memory_default(pin_memory)
         self.datasets: dict[str, SegmentationSamples] | None = None
 
     def split_indices(self) -> dict[str, list[int]]:

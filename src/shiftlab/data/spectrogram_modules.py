@@ -7,6 +7,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from shiftlab.data.loader_settings import loader_workers
+from shiftlab.data.loader_settings import pin_memory as pin_memory_default
 from shiftlab.data.npy_reader import Spectrograms, read_spectrograms
 from shiftlab.data.spectrograms import LengthGroupedSampler, SpectrogramPairs, pad_collate
 from shiftlab.data.splits import SPLITS, split_off, write_split_file
@@ -22,8 +24,8 @@ class SpectrogramDataModule(L.LightningDataModule):
         scale: how values map to decibels (``log10_magnitude``, ``db``, ``magnitude``, ...).
         batch_size: spectrograms per training batch (padded to the longest in the batch).
         eval_batch_size: spectrograms per validation/test batch; defaults to ``batch_size``.
-        num_workers: data loader worker processes (0 loads in the main process, which is
-            fastest for in-memory data).
+        num_workers: data loader worker processes (0 loads in the main process); ``None``
+            chooses from the machine (see :func:`shiftlab.data.loader_settings.loader_workers`).
         pin_memory: pin host memory for faster copies to a GPU; ``None`` pins when CUDA is on.
         shuffle_seed: seed of the length-grouped shuffling of the training set (the configs
             pass the run's ``seed``); ``None`` draws one.
@@ -38,7 +40,7 @@ class SpectrogramDataModule(L.LightningDataModule):
         scale: str = "log10_magnitude",
         batch_size: int = 16,
         eval_batch_size: int | None = None,
-        num_workers: int = 0,
+        num_workers: int | None = None,
         pin_memory: bool | None = None,
         shuffle_seed: int | None = 0,
         in_channels: int = 1,
@@ -58,8 +60,8 @@ class SpectrogramDataModule(L.LightningDataModule):
         self.scale = scale
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
-        self.num_workers = num_workers
-        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.num_workers = loader_workers(num_workers)
+        self.pin_memory = pin_memory_default(pin_memory)
         self.shuffle_seed = torch.initial_seed() % 2**32 if shuffle_seed is None else shuffle_seed
         self.datasets: dict[str, SpectrogramPairs] | None = None
         self._statistics: dict[str, float] | None = None
