@@ -25,12 +25,14 @@ figure to read is the median ratio (shiftlab / hand-written) over the rounds.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from _common import best_ratio, interleaved, machine, median_spread, ratio_figure, write_json
@@ -99,10 +101,13 @@ def shiftlab_run(case: dict, epochs: int) -> Callable[[], float]:
     return run
 
 
-def hand_written_run(case: dict, epochs: int) -> Callable[[], float]:
-    """The loop a user would write by hand around the same pieces."""
+def hand_written_run(
+    case: dict, epochs: int, profile: cProfile.Profile | None = None, count: bool = False
+) -> Callable[[], Any]:
+    """The loop a user would write by hand around the same pieces. ``profile`` profiles
+    the timed (last) epoch's steps; ``count`` returns ``(seconds per step, steps)``."""
 
-    def run() -> float:
+    def run() -> Any:
         with tempfile.TemporaryDirectory() as tmp:
             cfg = compose_train([*COMMON, *case["overrides"], f"paths.output_dir={tmp}/run"])
             torch.manual_seed(0)
@@ -125,11 +130,16 @@ def hand_written_run(case: dict, epochs: int) -> Callable[[], float]:
                         break
                     if not times:
                         times.append(time.perf_counter())
+                        if profile is not None and epoch == epochs - 1:
+                            profile.enable()
                     optimizer.zero_grad(set_to_none=True)
                     step(batch).backward()
                     optimizer.step()
                     times.append(time.perf_counter())
-            return seconds_per_step(times)
+                if profile is not None:
+                    profile.disable()
+            seconds = seconds_per_step(times)
+            return (seconds, len(times) - 1) if count else seconds
 
     return run
 

@@ -56,3 +56,29 @@ class FirstStepExit(Callback):
         import os
 
         os._exit(0)
+
+
+class EpochProfiler(Callback):
+    """cProfile of the training steps of one epoch (``epoch``, 0-based), from the first
+    step's start to the last step's end, written to ``path`` (pstats format)."""
+
+    def __init__(self, path: str, epoch: int = 1) -> None:
+        import cProfile
+
+        self.path, self.epoch = Path(path), epoch
+        self.profile = cProfile.Profile()
+        self.running = False
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.current_epoch == self.epoch and not self.running:
+            self.running = True
+            self.profile.enable()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if self.running:
+            self.running = False
+            self.profile.disable()
+            self.profile.dump_stats(self.path)
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        self.on_train_epoch_end(trainer, pl_module)  # validation is not a training step
