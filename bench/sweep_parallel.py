@@ -22,13 +22,11 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-SHIFTLAB = Path(sys.executable).with_name("shiftlab")
+from _common import SHIFTLAB, machine, ratio_figure
 
 
 def sweep_args(epochs: int) -> list[str]:
@@ -84,13 +82,15 @@ def main() -> None:
             times[name].append(seconds)
             print(f"round {round_number + 1}: {name:<22} {seconds:6.1f} s", flush=True)
     base = statistics.median(times["sequential"])
-    print(f"\n4-job sweep on {cores} cores, {args.epochs} epochs per job, {args.rounds} rounds")
-    print(f"{'variant':<22} {'median s':>9} {'speed-up vs sequential':>24}")
+    print(machine())
+    print(f"4-job sweep, {args.epochs} epochs per job, {args.rounds} interleaved rounds")
+    print("| variant | median wall time (s) | speed-up vs sequential, median (range) |")
+    print("|---|---|---|")
     results = {}
     for name, values in times.items():
         median = statistics.median(values)
         results[name] = {"median_s": median, "runs_s": values, "speedup": base / median}
-        print(f"{name:<22} {median:9.1f} {base / median:23.2f}x")
+        print(f"| {name} | {median:.1f} | {ratio_figure(times['sequential'], values)}× |")
     if args.json:
         args.json.write_text(
             json.dumps({"cores": cores, "epochs": args.epochs, **results}, indent=2)

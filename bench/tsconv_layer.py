@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from collections.abc import Callable
 
 import torch
+from _common import machine, ratio_figure
 
 from shiftlab.models import TSConvUNet
-from shiftlab.models.tsconv import TSConv2d
+from shiftlab.models.tsconv import TSConv2d, time_shift
 
 
 def timed(step: Callable[[], None], repeats: int) -> float:
@@ -32,9 +32,17 @@ def timed(step: Callable[[], None], repeats: int) -> float:
     return (time.perf_counter() - start) / repeats
 
 
+class Shift(torch.nn.Module):
+    """TSConv's shift step alone (no parameters), timed like a layer."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return time_shift(x)
+
+
 def layer_step(layer: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
     def step() -> None:
         layer.zero_grad(set_to_none=True)
+        x.grad = None
         layer(x).sum().backward()
 
     return step
@@ -70,6 +78,8 @@ def main() -> None:
         conv = torch.nn.Conv2d(channels, channels, 3, padding=1).to(memory_format=cl)
         steps[f"TSConv {channels}"] = layer_step(tsconv, x)
         steps[f"3x3 conv {channels}"] = layer_step(conv, x)
+        steps[f"shift {channels}"] = layer_step(Shift(), x)  # the two halves of TSConv
+        steps[f"(3,1) conv {channels}"] = layer_step(tsconv.conv, x)
     spec = torch.randn(args.batch, 1, 256, args.frames).contiguous(memory_format=cl)
     for kind in ("tsconv", "conv"):
         net = TSConvUNet(1, 1, freq_bins=256, block_conv=kind).to(memory_format=cl)
@@ -83,20 +93,29 @@ def main() -> None:
             samples[name].append(timed(step, args.repeats))
 
     median = {name: statistics.median(values) for name, values in samples.items()}
-    rows = []
-    for channels in (16, 32, 64):
-        ts, cv = median[f"TSConv {channels}"], median[f"3x3 conv {channels}"]
-        rows.append((f"layer, {channels} channels", ts, cv, ts / cv))
+    ratio = {  # per round: both variants ran within the same round
+        name: ratio_figure(samples[name], samples[name.replace("TSConv", "3x3 conv")])
+        for name in samples
+        if name.startswith("TSConv")
+    }
+    print(machine())
+    print(f"input {args.batch}×C×256×{args.frames} channels-last, forward + backward "
+          "(input gradient included), "
+          f"{args.rounds} interleaved rounds × {args.repeats} steps")  # fmt: skip
+    print("| case | TSConv (ms) | of which shift (ms) | of which (3,1) conv (ms) | 3×3 conv (ms) "
+          "| TSConv / 3×3, median (range) | (3,1) conv / 3×3 | target |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
+    for c in (16, 32, 64):
+        ts, sh, c31, cv = (
+            median[f"{k} {c}"] for k in ("TSConv", "shift", "(3,1) conv", "3x3 conv")
+        )
+        print(f"| layer, {c} channels | {ts * 1e3:.1f} | {sh * 1e3:.1f} | {c31 * 1e3:.1f} | "
+              f"{cv * 1e3:.1f} | {ratio[f'TSConv {c}']} | {c31 / cv:.2f} | ≤ 0.5 |")  # fmt: skip
     ts, cv = median["U-Net tsconv"], median["U-Net conv"]
-    rows.append(("U-Net training step", ts, cv, ts / cv))
-
-    print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, input {args.batch}×C×256×{args.frames}, "
-          f"{args.rounds} rounds × {args.repeats} steps, medians")  # fmt: skip
-    print("| case | TSConv (ms) | 3×3 conv (ms) | TSConv / 3×3 |")
-    print("|---|---|---|---|")
-    for name, ts, cv, ratio in rows:
-        print(f"| {name} | {ts * 1e3:.1f} | {cv * 1e3:.1f} | {ratio:.2f} |")
+    print(
+        f"| U-Net training step | {ts * 1e3:.1f} | | | {cv * 1e3:.1f} | "
+        f"{ratio_figure(samples['U-Net tsconv'], samples['U-Net conv'])} | | ≤ 0.5 |"
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "samples": samples}, f, indent=2)
