@@ -80,14 +80,18 @@ def main() -> None:
     a, b = (rows[v][0] * 1e3 for v in rows)
     print(f"| **time per step, profiled** | {a:.1f} | {b:.1f} | {a - b:+.1f} |")
     _, count, stats = rows["shiftlab"]
-    print("\nshiftlab's heaviest framework functions (own ms per step, calls per step):")
+    print("\nshiftlab's heaviest framework functions")
+    print("| own time per step (ms) | calls per step | function |")
+    print("|---|---|---|")
     libraries = ("/lightning/", "/tqdm/", "/torchmetrics/")
     framework = [(k, v) for k, v in stats.stats.items() if any(p in k[0] for p in libraries)]
     for (filename, line, function), (_, calls, tottime, _, _) in sorted(
         framework, key=lambda item: -item[1][2]
     )[:12]:
         where = filename.split("site-packages/")[-1]
-        print(f"  {tottime * 1e3 / count:5.2f}  {calls / count:5.1f}  {where}:{line} {function}")
+        print(
+            f"| {tottime * 1e3 / count:.2f} | {calls / count:.1f} | `{where}:{line} {function}` |"
+        )
 
 
 if __name__ == "__main__":
