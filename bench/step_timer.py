@@ -82,3 +82,45 @@ class EpochProfiler(Callback):
 
     def on_validation_start(self, trainer, pl_module) -> None:
         self.on_train_epoch_end(trainer, pl_module)  # validation is not a training step
+
+
+class PairedHandWritten(Callback):
+    """Runs one hand-written step (``bench/hand_loop.py``, its own network, optimizer and
+    loader built from this run's resolved config) after each of the run's training steps,
+    and times both: each pair of steps runs side by side in time, so a slow spell of the
+    machine hits both alike. Writes ``{"framework": [...], "hand": [...]}`` (seconds per step,
+    the timed epoch's steps after its first) to ``path``.
+
+    A framework step is timed from the end of the previous hand step to the end of its own
+    (Lightning's hooks, logging, progress bar and the loading of its batch included); a hand
+    step from the end of the framework step to its own end (its batch's loading included).
+    """
+
+    def __init__(self, path: str, epoch: int = 1) -> None:
+        self.path, self.timed_epoch = Path(path), epoch
+        self.samples: dict[str, list[float]] = {"framework": [], "hand": []}
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        from hand_loop import HandWrittenLoop
+        from omegaconf import OmegaConf
+
+        self.loop = HandWrittenLoop(OmegaConf.create(pl_module.run_config))
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.batches = self.loop.epoch(trainer.current_epoch)
+        self.hand_end: float | None = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        framework_end = time.perf_counter()
+        hand_batch = next(self.batches, None)
+        if hand_batch is None:
+            return
+        self.loop.step(hand_batch)
+        hand_end = time.perf_counter()
+        if trainer.current_epoch == self.timed_epoch and self.hand_end is not None:
+            self.samples["framework"].append(framework_end - self.hand_end)
+            self.samples["hand"].append(hand_end - framework_end)
+        self.hand_end = hand_end
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.path.write_text(json.dumps(self.samples))
