@@ -10,13 +10,12 @@ from typing import Any
 
 import lightning as L
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
 from shiftlab.data.idx_reader import find_idx, read_idx
 from shiftlab.data.loader_settings import loader_workers
 from shiftlab.data.loader_settings import pin_memory as pin_memory_default
-from shiftlab.data.loaders import SplitLoaders
+from shiftlab.data.loaders import SplitLoaders, image_tensor
 from shiftlab.data.segmentation_files import IMAGE_SUFFIXES, image_files, read_image
 from shiftlab.data.splits import SPLITS, split_off, write_split_file
 from shiftlab.data.transforms import compose
@@ -61,8 +60,7 @@ class LabelledImages(Dataset):
                 "(data.image_size, height and width). Keep the 'resize' transform in "
                 "data.train_transforms / data.eval_transforms, or fix data.image_size."
             )
-        image_t = np.require(out.transpose(2, 0, 1), np.float32, ["C", "W"])
-        return {"image": torch.from_numpy(image_t), "label": int(label), "index": index}
+        return {"image": image_tensor(out), "label": int(label), "index": index}
 
 
 class ClassificationDataModule(SplitLoaders, L.LightningDataModule):

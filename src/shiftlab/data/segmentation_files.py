@@ -139,6 +139,8 @@ def check_pair(
     if image.shape[:2] != mask.shape[:2]:
         image_size, mask_size = image.shape[1::-1], mask.shape[1::-1]
         raise mask_size_error(image_name, image_size, mask_name, mask_size)
+    if mask.size == 0 or (mask.min() >= 0 and mask.max() < num_classes):
+        return  # the common case, in two passes over the mask (np.unique sorts: 10x slower)
     values = np.unique(mask)
     valid = (values >= 0) & (values < num_classes)
     if ignore_index is not None:

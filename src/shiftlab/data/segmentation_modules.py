@@ -8,12 +8,11 @@ from typing import Any, Literal
 
 import lightning as L
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
 from shiftlab.data.loader_settings import loader_workers
 from shiftlab.data.loader_settings import pin_memory as pin_memory_default
-from shiftlab.data.loaders import SplitLoaders
+from shiftlab.data.loaders import SplitLoaders, image_tensor, mask_tensor
 from shiftlab.data.segmentation_files import check_pair, pair_by_stem, read_image, read_mask
 from shiftlab.data.splits import SPLITS, split_off, write_split_file
 from shiftlab.data.synthetic_shapes import SHAPE_CLASSES, ShapesSynthesis
@@ -27,7 +26,8 @@ class SegmentationSamples(Dataset):
     """Image/mask pairs, read lazily, checked, and transformed jointly.
 
     ``read(i)`` returns ``(image H×W×C uint8, mask H×W int, image name, mask name)``. Items
-    are dicts: ``image`` (C×H×W float), ``mask`` (H×W int64) and ``index``.
+    are dicts: ``image`` (C×H×W float32, channels-last memory), ``mask`` (H×W, the reader's
+    integer dtype; int64 once batched) and ``index``.
     """
 
     def __init__(
@@ -52,11 +52,9 @@ class SegmentationSamples(Dataset):
         image, mask, image_name, mask_name = self.read(index)
         check_pair(image, mask, self.num_classes, self.ignore_index, image_name, mask_name)
         out = self.transform(image=image, mask=mask)
-        image_t = np.require(out["image"].transpose(2, 0, 1), np.float32, ["C", "W"])
-        mask_t = np.require(out["mask"], np.int64, ["C", "W"])
         return {
-            "image": torch.from_numpy(image_t),
-            "mask": torch.from_numpy(mask_t),
+            "image": image_tensor(out["image"]),
+            "mask": mask_tensor(out["mask"]),
             "index": index,
         }
 
