@@ -11,15 +11,15 @@ second per core. Files are written once to a temporary folder: 256×256 RGB PNG 
 index-PNG masks (``data=segmentation_folders``, transforms hflip + normalize) and 256×256
 JPEG images in class folders (``data=image_folder``, resize + hflip + normalize). "From
 memory" reads each file once before timing, leaving decoding out: what the transforms,
-tensor conversion and collation cost. The training consumption beside each figure is
-the images per second a training step takes (batch size / step time, bench/overhead.py's
-SMP U-Net on this machine), to show whether one core keeps up.
+tensor conversion and collation cost.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import tempfile
 import time
 from collections.abc import Callable
@@ -98,6 +98,22 @@ def images_per_second(data) -> Callable[[], float]:
     return run
 
 
+def profiled(run: Callable[[], float], rows: int = 6) -> tuple[float, list[tuple]]:
+    """One pass under cProfile: its rate and the functions with the most own time."""
+    profile = cProfile.Profile()
+    profile.enable()
+    rate = run()
+    profile.disable()
+    stats = pstats.Stats(profile).stats
+    total = sum(v[2] for v in stats.values())
+    images = rate * total  # images in the pass, near enough (the rate is per profiled second)
+    top = sorted(stats.items(), key=lambda item: -item[1][2])[:rows]
+    return rate, [
+        (v[2] / total, v[2] * 1e3 / images, f"{k[0].split('site-packages/')[-1]}:{k[1]} {k[2]}")
+        for k, v in top
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=256)
@@ -133,6 +149,7 @@ def main() -> None:
             if "memory" in name:
                 in_memory(data)
         samples = interleaved({k: images_per_second(v) for k, v in modules.items()}, args.rounds)
+        profiles = {k: profiled(images_per_second(v)) for k, v in modules.items() if "memory" in k}
 
     print(machine())
     print(f"one core, {args.images} images of {SIZE}×{SIZE}, {args.rounds} interleaved rounds")
@@ -141,6 +158,12 @@ def main() -> None:
     for name, values in samples.items():
         mid, low, high = median_spread(values)
         print(f"| {name} | {mid:,.0f} | {low:,.0f}–{high:,.0f} | ≥ 3,000 |")
+    for name, (rate, top) in profiles.items():
+        print(f"\ncProfile of one pass, {name} ({rate:,.0f} images/s under the profiler)")
+        print("| share of the time | own ms per image | function |")
+        print("|---|---|---|")
+        for share, per_image, function in top:
+            print(f"| {share:.0%} | {per_image:.3f} | `{function}` |")
     write_json(args.json, {"machine": machine(), "args": vars(args), "samples": samples})
 
 

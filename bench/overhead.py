@@ -2,7 +2,7 @@
 against a hand-written PyTorch loop with the same network, data loader, loss, optimizer
 and batch size, in one process.
 
-    .venv/bin/python bench/overhead.py                   # 3 rounds, ~4 minutes on 2 cores
+    .venv/bin/python bench/overhead.py                   # 5 rounds, ~9 minutes on 2 cores
     .venv/bin/python bench/overhead.py --cases small_cnn --rounds 5 --json overhead.json
 
 Cases: an SMP U-Net (resnet18 encoder, batches of 8×1×128×128), the TSConv U-Net on
@@ -138,7 +138,7 @@ def paired_run(case: dict, epochs: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=2, help="per round; the last is timed")
     parser.add_argument(
         "--independent", action="store_true",
