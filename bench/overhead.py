@@ -12,14 +12,16 @@ where per-step overhead shows most.
 
 The shiftlab side is ``shiftlab.training.train`` (the body of ``shiftlab train``) on the
 config ``shiftlab train`` composes, with logging (TensorBoard, every 10 steps), checkpointing
-(best and last), the progress bar and every default callback on, plus one callback that
-records the end time of each step. The hand-written side takes the same network (freshly
-built from the same config), the same training data loader, the same loss and optimizer,
-and runs ``zero_grad, forward, loss, backward, step`` over the loader. Each variant trains
-``--epochs`` epochs per round from a fresh model; the figure is the last epoch's steady-state
-time per step (first step's end to last step's end), so model set-up, the first epoch's
-warm-up, validation and checkpoint writing sit outside it. Rounds are interleaved; the
-figure to read is the median ratio (shiftlab / hand-written) over the rounds.
+(best and last), the progress bar and every default callback on. The hand-written side
+(bench/hand_loop.py) builds the same network, training loader, loss and optimizer afresh
+from that run's resolved config and runs ``zero_grad, forward, loss, backward, step``.
+
+The figure is measured with the steps paired in time: one more callback runs a hand-written
+step after each shiftlab step and times both (step_timer.PairedHandWritten), over the last
+of ``--epochs`` epochs of each round; a slow spell of this noisy machine then hits both
+alike. The table gives the ratio of the two mean step times per round, median and range
+over the rounds. ``--independent`` also times separate runs of each variant, interleaved
+by round (noisier: seconds apart rather than milliseconds).
 """
 
 from __future__ import annotations

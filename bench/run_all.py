@@ -54,15 +54,15 @@ def run(name: str) -> tuple[str, float]:
 
 
 def tables(stdout: str) -> str:
-    """The markdown tables of a script's output, each with the (up to two) caption lines the
-    script prints just above it; progress lines are left out."""
+    """The markdown tables of a script's output, each after the (up to two) caption lines the
+    script prints just above it and a blank line; progress lines are left out."""
     lines = stdout.splitlines()
     keep: list[str] = []
     for i, line in enumerate(lines):
         if line.startswith("|"):
             if i == 0 or not lines[i - 1].startswith("|"):  # a table starts: its caption
                 captions = [c for c in lines[max(0, i - 2) : i] if c.strip()]
-                keep += ["", *[c for c in captions if not c.startswith(" ")]]
+                keep += ["", *[c for c in captions if not c.startswith(" ")], ""]
             keep.append(line)
     return "\n".join(keep).strip() + "\n"
 

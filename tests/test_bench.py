@@ -49,7 +49,7 @@ def test_time_per_step_spans_first_start_to_last_end(bench_modules):
 def test_results_keep_the_hand_written_analysis(bench_modules, tmp_path):
     run_all = bench_modules[1]
     out = "progress\n  round 1/3 a: 1\nMachine line\n| a | b |\n|---|---|\n| 1 | 2 |\ntail\n"
-    assert run_all.tables(out) == "Machine line\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+    assert run_all.tables(out) == "Machine line\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
     results = tmp_path / "RESULTS.md"
     results.write_text(f"# R\n\nanalysis above\n{run_all.START}\nold\n{run_all.END}\nbelow\n")
     run_all.write(results, "new tables\n")
