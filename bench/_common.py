@@ -40,6 +40,25 @@ def machine() -> str:
     return "; ".join(parts)
 
 
+def compose_train(overrides: list[str]):
+    """The config ``shiftlab train OVERRIDES`` runs, with Hydra's runtime (the options
+    chosen in each group) set as in a run, and no ``hydra`` node in the job's config."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    import shiftlab
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(shiftlab.config_dir()), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        del cfg.hydra
+    return cfg
+
+
 def interleaved(variants: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
     """Run every variant once per round, in turn: a slow spell of the machine hits them all."""
     samples: dict[str, list[float]] = {name: [] for name in variants}

@@ -28,12 +28,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from _common import interleaved, machine, median_spread, write_json
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
+from _common import compose_train, interleaved, machine, median_spread, write_json
 from PIL import Image
 
-import shiftlab
 from shiftlab.building import build
 
 SIZE = 256
@@ -63,9 +60,7 @@ def write_images(root: Path, count: int) -> tuple[Path, Path]:
 
 
 def data_module(overrides: list[str], output_dir: str):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(shiftlab.config_dir()), version_base="1.3"):
-        cfg = compose("train", overrides=[*overrides, f"paths.output_dir={output_dir}"])
+    cfg = compose_train([*overrides, f"paths.output_dir={output_dir}"])
     data = build(cfg.data, "data")
     data.setup("fit")
     return data

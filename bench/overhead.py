@@ -35,15 +35,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import best_ratio, interleaved, machine, median_spread, ratio_figure, write_json
+from _common import (
+    best_ratio,
+    compose_train,
+    interleaved,
+    machine,
+    median_spread,
+    ratio_figure,
+    write_json,
+)
 from hand_loop import HandWrittenLoop
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
 from step_timer import seconds_per_step
 
-import shiftlab
 from shiftlab.training import train
 
 CASES: dict[str, dict] = {
@@ -71,17 +74,6 @@ CASES: dict[str, dict] = {
 }  # fmt: skip
 
 COMMON = ["test=false", "seed=0"]
-
-
-def compose_train(overrides: list[str]):
-    """The config ``shiftlab train OVERRIDES`` runs, with Hydra's runtime (choices) set."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(shiftlab.config_dir()), version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        del cfg.hydra  # as in a run: the job's config holds no hydra node
-    return cfg
 
 
 def shiftlab_run(case: dict, epochs: int) -> Callable[[], float]:

@@ -20,6 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import overhead
+from _common import compose_train
 
 PACKAGES = (
     "lightning", "torchmetrics", "tensorboard", "tqdm", "shiftlab", "albumentations", "numpy",
@@ -41,7 +42,7 @@ def by_package(stats: pstats.Stats) -> dict[str, float]:
 def profiled_shiftlab(case: dict, epochs: int) -> tuple[float, int, pstats.Stats]:
     with tempfile.TemporaryDirectory() as tmp:
         profile, steps = Path(tmp, "steps.prof"), Path(tmp, "steps.json")
-        cfg = overhead.compose_train([
+        cfg = compose_train([
             *overhead.COMMON, *case["overrides"], f"trainer.max_epochs={epochs}",
             f"paths.output_dir={tmp}/run",
             "+callbacks.step_timer._target_=step_timer.StepTimer",

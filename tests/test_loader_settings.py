@@ -13,7 +13,7 @@ from shiftlab.data.loader_settings import loader_workers, pin_memory
 def machine(monkeypatch):
     def set_machine(cuda: bool, cores: int, processes: int | None = None) -> None:
         monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
-        monkeypatch.setattr(loader_settings, "usable_cores", lambda: cores)
+        monkeypatch.setattr(loader_settings, "available_cores", lambda: cores)
         if processes is None:
             monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
         else:

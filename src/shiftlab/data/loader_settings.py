@@ -7,14 +7,9 @@ import os
 
 import torch
 
+from shiftlab.sweeps.threads import available_cores
+
 MAX_WORKERS = 8
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity, e.g. a SLURM or container limit)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def loader_workers(requested: int | None) -> int:
@@ -32,7 +27,7 @@ def loader_workers(requested: int | None) -> int:
     if not torch.cuda.is_available():
         return 0
     processes = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
-    return max(0, min(MAX_WORKERS, usable_cores() // processes - 1))
+    return max(0, min(MAX_WORKERS, available_cores() // processes - 1))
 
 
 def pin_memory(requested: bool | None) -> bool:
