@@ -31,7 +31,7 @@ import torch
 from _common import compose_train, interleaved, machine, median_spread, write_json
 from PIL import Image
 
-from shiftlab.building import build
+from shiftlab.run.building import build
 
 SIZE = 256
 

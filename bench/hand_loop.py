@@ -11,9 +11,8 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from shiftlab.building import build
+from shiftlab.run.building import build, task_from_config
 from shiftlab.tasks.spectral_metrics import valid_frames
-from shiftlab.training import task_from_config
 
 
 class HandWrittenLoop:

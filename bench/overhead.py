@@ -10,7 +10,7 @@ Cases: an SMP U-Net (resnet18 encoder, batches of 8×1×128×128), the TSConv U-
 28×28 Fashion-MNIST batches of 256 (needs ``apt-get install dataset-fashion-mnist``),
 where per-step overhead shows most.
 
-The shiftlab side is ``shiftlab.training.train`` (the body of ``shiftlab train``) on the
+The shiftlab side is ``shiftlab.run.training.train`` (the body of ``shiftlab train``) on the
 config ``shiftlab train`` composes, with logging (TensorBoard, every 10 steps), checkpointing
 (best and last), the progress bar and every default callback on. The hand-written side
 (bench/hand_loop.py) builds the same network, training loader, loss and optimizer afresh
@@ -47,7 +47,7 @@ from _common import (
 from hand_loop import HandWrittenLoop
 from step_timer import seconds_per_step
 
-from shiftlab.training import train
+from shiftlab.run.training import train
 
 CASES: dict[str, dict] = {
     "smp_unet": {

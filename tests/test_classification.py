@@ -13,8 +13,8 @@ from torch import nn
 from shiftlab.data import FashionMNIST, ImageCSV, ImageFolder
 from shiftlab.errors import ConfigError, DataError
 from shiftlab.models import LayerClassifier, TimmClassifier
+from shiftlab.run.building import build_task
 from shiftlab.tasks import ImageClassification
-from shiftlab.training import build_task
 from tests.helpers import write_class_folders, write_idx
 from tests.test_configs import compose_train
 
@@ -46,7 +46,7 @@ def test_layer_classifier_from_config_takes_classes_and_channels_from_the_data(t
             f"data.std=[{','.join(['0.25'] * channels)}]", "data.image_size=[24,36]",
             f"paths.output_dir={tmp_path}", "data.val_fraction=0.2", "data.test_fraction=0.2",
         ])  # fmt: skip
-        from shiftlab.building import build
+        from shiftlab.run.building import build
 
         datamodule = build(cfg.data, "data")
         task = build_task(cfg, datamodule)

@@ -14,9 +14,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from shiftlab import config_dir
-from shiftlab.building import build
-from shiftlab.schema import validate
-from shiftlab.training import _items, build_task
+from shiftlab.config.schema import validate
+from shiftlab.run.building import build, build_task
+from shiftlab.run.training import _items
 from tests.helpers import (
     write_class_folders,
     write_idx,

@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from shiftlab.errors import ConfigError
-from shiftlab.models.contracts import check_model_fits_task, model_options
 from shiftlab.tasks import SemanticSegmentation, SpectrogramRegression
+from shiftlab.tasks.fitting import check_model_fits_task, model_options
 from shiftlab.tasks.padding import crop_to, pad_to_multiple
 from tests.conftest import TINY, hparams_view, only_run_dir, run_shiftlab
 

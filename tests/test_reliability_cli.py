@@ -113,7 +113,7 @@ def test_resume_after_sigkill_mid_epoch_ends_with_the_same_weights(workdir):
 WRITER = textwrap.dedent(
     """
     import sys, torch
-    from shiftlab.checkpoint_io import AtomicCheckpointIO
+    from shiftlab.run.checkpoint_io import AtomicCheckpointIO
 
     path, atomic = sys.argv[1], sys.argv[2] == "atomic"
     save = AtomicCheckpointIO().save_checkpoint if atomic else torch.save

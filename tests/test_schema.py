@@ -14,9 +14,9 @@ from omegaconf import OmegaConf
 
 from shiftlab.callbacks import EpochSeed
 from shiftlab.cli.errors import did_you_mean
+from shiftlab.config.schema import validate
 from shiftlab.errors import ConfigError
-from shiftlab.resume import resume_arguments
-from shiftlab.schema import validate
+from shiftlab.run.resume import resume_arguments
 
 
 def config(**overrides):

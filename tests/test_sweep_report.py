@@ -10,8 +10,8 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
+from shiftlab.config.resolvers import optuna_direction
 from shiftlab.errors import ShiftlabError
-from shiftlab.resolvers import optuna_direction
 from shiftlab.sweeps.jobs import write_plan
 from shiftlab.sweeps.report import build_report, rerun_command, to_markdown, write_report
 from shiftlab.sweeps.threads import parallel_jobs

@@ -4,7 +4,7 @@ Importing the package is cheap (no torch): the command line composes and prints 
 before any heavy import.
 """
 
-from shiftlab.paths import config_dir
+from shiftlab.config.location import config_dir
 
 __version__ = "0.1.0"
 

@@ -14,8 +14,8 @@ import hydra
 from omegaconf import DictConfig
 
 from shiftlab.cli.errors import reported
-from shiftlab.paths import config_dir
-from shiftlab.schema import validate
+from shiftlab.config.location import config_dir
+from shiftlab.config.schema import validate
 
 log = logging.getLogger("shiftlab.eval")
 
@@ -40,7 +40,7 @@ def main() -> None:
 def _register_stored_config(path: str) -> None:
     from hydra.core.config_store import ConfigStore
 
-    from shiftlab.inference.checkpoint import read_checkpoint
+    from shiftlab.run.checkpoints import read_checkpoint
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     stored, _ = read_checkpoint(path)

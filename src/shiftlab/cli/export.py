@@ -9,8 +9,8 @@ import hydra
 from omegaconf import DictConfig
 
 from shiftlab.cli.errors import reported
+from shiftlab.config.location import config_dir
 from shiftlab.errors import ConfigError
-from shiftlab.paths import config_dir
 
 log = logging.getLogger("shiftlab.export")
 
@@ -18,8 +18,8 @@ log = logging.getLogger("shiftlab.export")
 @hydra.main(config_path=str(config_dir()), config_name="export", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     with reported(log):
-        from shiftlab.inference.checkpoint import read_checkpoint
         from shiftlab.inference.exporting import export_onnx
+        from shiftlab.run.checkpoints import read_checkpoint
 
         if cfg.format != "onnx":
             raise ConfigError(f"format={cfg.format} is not an export format; use format=onnx.")

@@ -16,7 +16,7 @@ import sys
 import shiftlab
 from shiftlab.cli import quick_help
 from shiftlab.cli.errors import run_app
-from shiftlab.overrides import quoted
+from shiftlab.config.overrides import quoted
 
 # name -> (module holding a Hydra app called `main`, one-line description)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {

@@ -9,7 +9,7 @@ import hydra
 from omegaconf import DictConfig
 
 from shiftlab.cli.errors import reported
-from shiftlab.paths import config_dir
+from shiftlab.config.location import config_dir
 
 log = logging.getLogger("shiftlab.predict")
 

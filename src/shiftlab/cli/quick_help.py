@@ -14,7 +14,7 @@ from __future__ import annotations
 import string
 from pathlib import Path
 
-from shiftlab.paths import config_dir
+from shiftlab.config.location import config_dir
 
 HELP_FLAGS = ("--help", "-h")
 # Flags that change what the help would show beyond what this module composes.

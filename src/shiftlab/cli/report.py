@@ -14,8 +14,8 @@ import hydra
 from omegaconf import DictConfig
 
 from shiftlab.cli.errors import reported
+from shiftlab.config.location import config_dir
 from shiftlab.errors import ShiftlabError
-from shiftlab.paths import config_dir
 
 log = logging.getLogger("shiftlab.report")
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from shiftlab.config.location import config_dir
+from shiftlab.config.resolvers import register_resolvers
+from shiftlab.config.schema import validate
 from shiftlab.errors import ShiftlabError
-from shiftlab.paths import config_dir
-from shiftlab.ranks import is_rank_zero
-from shiftlab.resolvers import register_resolvers
-from shiftlab.schema import validate
+from shiftlab.run.ranks import is_rank_zero
 
 log = logging.getLogger("shiftlab.train")
 register_resolvers()
@@ -29,7 +29,7 @@ def main() -> None:
     args = sys.argv[1:]
     resume = [a.split("=", 1)[1] for a in args if a.startswith("resume=")]
     if resume and resume[-1] not in ("", "null") and not HELP_FLAGS.intersection(args):
-        from shiftlab.resume import resume_arguments
+        from shiftlab.run.resume import resume_arguments
 
         rest = [a for a in args if not a.startswith("resume=")]
         sys.argv = [sys.argv[0], *resume_arguments(resume[-1].strip("'\""), rest)]
@@ -47,12 +47,12 @@ def _app(cfg: DictConfig) -> float | None:
     a user's mistake (a ShiftlabError) ends the command with one paragraph and exit code 1;
     in a sweep the error goes back to the sweeper, which records it and runs the next job.
     """
-    from shiftlab.run_summary import write_failure
+    from shiftlab.run.summary import write_failure
 
     started = time.perf_counter()
     try:
         validate(cfg)  # before torch is imported: a wrong value costs a second, not a run
-        from shiftlab.training import train
+        from shiftlab.run.training import train
 
         metrics = train(cfg)
     except Exception as err:
@@ -66,7 +66,7 @@ def _app(cfg: DictConfig) -> float | None:
             log.error("%s", err)  # one paragraph (console and log file), no traceback
             raise SystemExit(1) from None
         raise
-    from shiftlab.training import monitored_value
+    from shiftlab.run.summary import monitored_value
 
     return monitored_value(metrics, cfg.task.monitor)
 

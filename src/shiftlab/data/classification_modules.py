@@ -13,10 +13,10 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from shiftlab.data.idx_reader import find_idx, read_idx
+from shiftlab.data.images import IMAGE_SUFFIXES, image_files, read_image
 from shiftlab.data.loader_settings import loader_workers
 from shiftlab.data.loader_settings import pin_memory as pin_memory_default
 from shiftlab.data.loaders import SplitLoaders, image_tensor
-from shiftlab.data.segmentation_files import IMAGE_SUFFIXES, image_files, read_image
 from shiftlab.data.splits import SPLITS, split_off, write_split_file
 from shiftlab.data.transforms import compose
 from shiftlab.errors import ConfigError, DataError

@@ -7,7 +7,7 @@ import os
 
 import torch
 
-from shiftlab.sweeps.threads import available_cores
+from shiftlab.machine import available_cores
 
 MAX_WORKERS = 8
 

@@ -10,10 +10,11 @@ import lightning as L
 import numpy as np
 from torch.utils.data import Dataset
 
+from shiftlab.data.images import read_image
 from shiftlab.data.loader_settings import loader_workers
 from shiftlab.data.loader_settings import pin_memory as pin_memory_default
 from shiftlab.data.loaders import SplitLoaders, image_tensor, mask_tensor
-from shiftlab.data.segmentation_files import check_pair, pair_by_stem, read_image, read_mask
+from shiftlab.data.masks import check_pair, pair_by_stem, read_mask
 from shiftlab.data.splits import SPLITS, split_off, write_split_file
 from shiftlab.data.synthetic_shapes import SHAPE_CLASSES, ShapesSynthesis
 from shiftlab.data.transforms import compose

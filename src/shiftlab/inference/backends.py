@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from shiftlab.errors import ShiftlabError
-from shiftlab.inference.checkpoint import StoredModel
+from shiftlab.run.checkpoints import StoredModel
 
 
 class TorchBackend:
@@ -17,8 +17,8 @@ class TorchBackend:
     def __init__(self, path: Path) -> None:
         import torch
 
-        from shiftlab.inference.checkpoint import load_task, read_checkpoint
         from shiftlab.inference.model import InferenceModel
+        from shiftlab.run.checkpoints import load_task, read_checkpoint
 
         self.stored, state_dict = read_checkpoint(path)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -14,10 +14,10 @@ log = logging.getLogger(__name__)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    from shiftlab.building import build
-    from shiftlab.inference.checkpoint import load_task, read_checkpoint
-    from shiftlab.run_summary import write_json
-    from shiftlab.training import print_metrics_table, route_library_logs, scalar_metrics
+    from shiftlab.run.building import build
+    from shiftlab.run.checkpoints import load_task, read_checkpoint
+    from shiftlab.run.logs import route_library_logs
+    from shiftlab.run.summary import print_metrics_table, scalar_metrics, write_json
 
     route_library_logs()
     stored, state_dict = read_checkpoint(cfg.ckpt_path)

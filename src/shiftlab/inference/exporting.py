@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from shiftlab.errors import ShiftlabError
-from shiftlab.inference.checkpoint import StoredModel
+from shiftlab.run.checkpoints import StoredModel
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,8 @@ def export_onnx(
     import onnx
     import torch
 
-    from shiftlab.inference.checkpoint import load_task
     from shiftlab.inference.model import InferenceModel
+    from shiftlab.run.checkpoints import load_task
 
     task = load_task(stored, state_dict)
     model = InferenceModel(task, stored.kind).eval()

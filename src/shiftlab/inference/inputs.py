@@ -62,7 +62,7 @@ class InputReader:
         """(model input, the picture to draw outputs on: H×W×3 uint8 for images)."""
         if self.kind == "regression":
             return self._spectrogram(path), None
-        from shiftlab.data.segmentation_files import read_image
+        from shiftlab.data.images import read_image
 
         image = read_image(path, self.channels)
         prepared = self.transform(image=image)["image"] if self.transform else image

@@ -15,7 +15,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict, read_write
 
-from shiftlab.overrides import quoted
+from shiftlab.config.overrides import quoted
 from shiftlab.sweeps.jobs import COMPLETED
 from shiftlab.sweeps.report import rerun_command, write_report
 

@@ -8,18 +8,12 @@ thread each ran 1.12x faster. A parallel launcher therefore gives each job
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-
-def available_cores() -> int:
-    """Cores this process may run on (a CPU set or container limit, not the machine's)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
+from shiftlab.machine import available_cores
 
 
 def parallel_jobs(launcher: Any, cores: int, jobs_at_once: int | None) -> int:

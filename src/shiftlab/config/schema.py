@@ -22,8 +22,8 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
+from shiftlab.config.choices import chosen_option
 from shiftlab.errors import ConfigError
-from shiftlab.run_summary import chosen_option
 
 Check = Callable[[Any], bool]
 
@@ -210,7 +210,7 @@ class UnresolvableValue(ConfigError):
 
 
 def _check_model_fits_task(cfg: DictConfig) -> None:
-    from shiftlab.models.contracts import check_model_fits_task
+    from shiftlab.tasks.fitting import check_model_fits_task
 
     model, task = cfg.get("model"), cfg.get("task")
     if model is None or task is None or "_target_" not in model or "_target_" not in task:

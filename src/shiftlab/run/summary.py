@@ -1,12 +1,19 @@
-"""What a run records about itself: hyperparameters for TensorBoard and a metrics file."""
+"""What a run records about itself: hyperparameters for TensorBoard, its metrics (as a table
+in the log and in ``metrics.json``) and the value a sweep optimises."""
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+
+from shiftlab.config.choices import group_choices
+
+log = logging.getLogger(__name__)
 
 # Groups whose values describe the experiment (paths, loggers and Hydra's own settings do not).
 HPARAM_GROUPS = ("model", "data", "task", "optimizer", "scheduler", "trainer")
@@ -19,7 +26,7 @@ def hyperparameters(cfg: DictConfig) -> dict[str, Any]:
     of a sweep can be told apart at a glance, and the seed.
     """
     params: dict[str, Any] = {"seed": cfg.get("seed")}
-    params["choice"] = _group_choices()
+    params["choice"] = group_choices()
     for group in HPARAM_GROUPS:
         if group in cfg and cfg[group] is not None:
             params[group] = OmegaConf.to_container(cfg[group], resolve=True)
@@ -44,22 +51,6 @@ def flat_hyperparameters(params: dict[str, Any], prefix: str = "") -> dict[str, 
     return flat
 
 
-def chosen_option(group: str) -> str | None:
-    """The option Hydra composed for ``group`` (``model`` → ``tsconv_unet``), for messages."""
-    from hydra.core.hydra_config import HydraConfig
-
-    return HydraConfig.get().runtime.choices.get(group) if HydraConfig.initialized() else None
-
-
-def _group_choices() -> dict[str, str]:
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return {}
-    choices = HydraConfig.get().runtime.choices
-    return {k: str(v) for k, v in choices.items() if not k.startswith("hydra")}
-
-
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write ``data`` as JSON through a temporary file, so readers never see half a file."""
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -79,3 +70,31 @@ def write_failure(output_dir: Path, error: BaseException, wall_time_s: float) ->
         "wall_time_s": round(wall_time_s, 3),
     }
     write_json(output_dir / "metrics.json", summary)
+
+
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """The metrics that are numbers (Lightning's tensors included), as floats."""
+    out = {}
+    for key, value in metrics.items():
+        try:
+            out[key] = float(value)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def print_metrics_table(
+    metrics: dict[str, float], title: str = "Test metrics (best checkpoint)"
+) -> None:
+    """Log ``metrics`` as an aligned two-column table (name, value), finite values only."""
+    if not metrics:
+        return
+    width = max(len(k) for k in metrics)
+    lines = [f"{k:<{width}}  {v:.6g}" for k, v in sorted(metrics.items()) if math.isfinite(v)]
+    log.info("%s:\n%s", title, "\n".join(lines))
+
+
+def monitored_value(metrics: dict[str, Any], monitor: str) -> float | None:
+    """The value a sweep optimises: the best monitored value seen, else the last one."""
+    value = metrics.get(f"{monitor}_best", metrics.get(monitor))
+    return None if value is None else float(value)

@@ -1,4 +1,5 @@
-"""Find, pair, read and check segmentation images and masks on disk."""
+"""Segmentation masks on disk: pair them with their images by file stem, read them as class
+indices (index PNGs or colour masks), and check each against its image."""
 
 from __future__ import annotations
 
@@ -7,13 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from shiftlab.data.images import IMAGE_SUFFIXES, image_files
 from shiftlab.errors import DataError
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
-
-def image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def pair_by_stem(image_dir: Path, mask_dir: Path) -> list[tuple[Path, Path]]:
@@ -72,22 +68,6 @@ def mask_size_error(
         f"Mask {mask} is {mw}×{mh} but its image {image} is {iw}×{ih} (width×height); a mask "
         "must match its image."
     )
-
-
-def read_image(path: Path, channels: int) -> np.ndarray:
-    """An H×W×channels uint8 array (grey for 1 channel, RGB for 3)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            img = img.convert("L" if channels == 1 else "RGB")
-            array = np.asarray(img)
-    except (UnidentifiedImageError, OSError, SyntaxError) as err:
-        raise DataError(
-            f"Cannot read image {path}: {err}. The file is corrupt or not an image; replace or "
-            "remove it."
-        ) from err
-    return array[..., None] if array.ndim == 2 else array
 
 
 def read_mask(path: Path, palette: Sequence[Sequence[int]] | None) -> np.ndarray:

@@ -6,10 +6,8 @@ Each step is one call a reader can find: data module, network, task, trainer, fi
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,31 +16,22 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, Pr
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
-from shiftlab.building import build
-from shiftlab.distributed import DDP_ENV, end_process_group
-from shiftlab.inference.checkpoint import check_checkpoint_fits
-from shiftlab.models.contracts import check_model_fits_task
-from shiftlab.ranks import is_rank_zero
-from shiftlab.run_summary import (
-    chosen_option,
+from shiftlab.config.choices import chosen_option
+from shiftlab.run.building import build, build_task
+from shiftlab.run.checkpoints import check_checkpoint_fits
+from shiftlab.run.distributed import DDP_ENV, end_process_group
+from shiftlab.run.logs import route_library_logs
+from shiftlab.run.ranks import is_rank_zero
+from shiftlab.run.summary import (
     flat_hyperparameters,
     hyperparameters,
+    print_metrics_table,
+    scalar_metrics,
     write_json,
 )
+from shiftlab.tasks.fitting import check_model_fits_task
 
 log = logging.getLogger(__name__)
-
-
-def route_library_logs() -> None:
-    """Send Lightning's messages through Hydra's handlers only (console and run log file).
-
-    The ``lightning`` package adds a console handler of its own at import, which prints every
-    message twice under Hydra's logging. Also silence one deprecation notice that Lightning
-    raises from its own code under recent torch (nothing a user can act on).
-    """
-    if logging.getLogger().handlers:
-        logging.getLogger("lightning").handlers.clear()
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -132,42 +121,6 @@ def _set_threads(requested: int | None) -> None:
         log.info("torch uses %d CPU thread(s) in this job", threads)
 
 
-def build_task(cfg: DictConfig, datamodule: Any) -> L.LightningModule:
-    """The network and the task around it, with the facts only the data knows filled in.
-
-    Data that discovers its classes (class folders, CSV labels) leaves ``num_classes`` and
-    ``class_names`` null in the config; every model or task argument that is null in the
-    config and named in ``datamodule.network_facts()`` takes the data's value.
-    """
-    facts = datamodule.network_facts() if hasattr(datamodule, "network_facts") else {}
-    return task_from_config(cfg, facts)
-
-
-def task_from_config(cfg: DictConfig, facts: dict[str, Any]) -> L.LightningModule:
-    """Network and task from a config and the data's facts (also used to load checkpoints)."""
-    net = build(cfg.model, "model", **_unset(cfg.model, facts))
-    task = build(
-        cfg.task,
-        "task",
-        net=net,
-        optimizer=build(cfg.optimizer, "optimizer"),
-        schedulers=build(cfg.scheduler, "scheduler") if cfg.get("scheduler") else None,
-        **_unset(cfg.task, facts),
-    )
-    task.data_facts = dict(facts)
-    return task
-
-
-def _unset(node: DictConfig, facts: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in facts.items() if k in node and node[k] is None}
-
-
-def monitored_value(metrics: dict[str, Any], monitor: str) -> float | None:
-    """The value a sweep optimises: the best monitored value seen, else the last one."""
-    value = metrics.get(f"{monitor}_best", metrics.get(monitor))
-    return None if value is None else float(value)
-
-
 def _compatible_callbacks(callbacks: list, cfg: DictConfig, loggers: list[Logger]) -> list:
     """Leave out callbacks that other choices switch off, instead of failing the run.
 
@@ -225,23 +178,3 @@ def _checkpoint_callback(trainer: L.Trainer) -> ModelCheckpoint | None:
         if isinstance(trainer.checkpoint_callback, ModelCheckpoint)
         else None
     )
-
-
-def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
-    out = {}
-    for key, value in metrics.items():
-        try:
-            out[key] = float(value)
-        except (TypeError, ValueError):
-            continue
-    return out
-
-
-def print_metrics_table(
-    metrics: dict[str, float], title: str = "Test metrics (best checkpoint)"
-) -> None:
-    if not metrics:
-        return
-    width = max(len(k) for k in metrics)
-    lines = [f"{k:<{width}}  {v:.6g}" for k, v in sorted(metrics.items()) if math.isfinite(v)]
-    log.info("%s:\n%s", title, "\n".join(lines))

@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
+from shiftlab.config.location import config_dir
 from shiftlab.errors import ConfigError
-from shiftlab.paths import config_dir
 
 NEEDS = {"regression": "dense", "segmentation": "dense", "classification": "vector"}
 WORDS = {"dense": "a map the size of its input", "vector": "one score per class"}

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from shiftlab.config.overrides import quoted
 from shiftlab.errors import ConfigError
-from shiftlab.overrides import quoted
 
 log = logging.getLogger("shiftlab.train")
 

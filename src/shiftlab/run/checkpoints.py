@@ -90,7 +90,7 @@ def load_task(stored: StoredModel, state_dict: dict[str, Any]):
     """The trained task (network and its pre/post-processing), in eval mode on the CPU."""
     from omegaconf import OmegaConf
 
-    from shiftlab.training import task_from_config
+    from shiftlab.run.building import task_from_config
 
     task = task_from_config(OmegaConf.create(stored.config), stored.data_facts)
     task.load_state_dict(state_dict)

@@ -19,7 +19,7 @@ from typing import Any
 from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
 
-from shiftlab.overrides import quoted
+from shiftlab.config.overrides import quoted
 
 # What a launching process sets for its DDP group; cleared when its run ends, so the next
 # job of a sweep in the same process starts a group of its own (on a new port).
