@@ -11,19 +11,17 @@ from tests.helpers import write_npy_dataset, write_segmentation_folders
 
 def write_bad_input_files(root: Path) -> None:
     """``bone.npy``/``clean.npy`` (good pairs), ``nan_bone.npy``, ``short_clean.npy``,
+    ``ragged/bone.npy``/``ragged/clean.npy`` (pickled object arrays),
     ``corrupt_images/``, ``bad_masks/``, ``empty_images/``, ``seg.ckpt`` and ``notes.txt``."""
     import torch
     from PIL import Image
 
-    bone, clean = write_npy_dataset(root, [20] * 10, freq_bins=256)
-    inputs = np.load(bone, allow_pickle=True)
-    inputs[3] = inputs[3].copy()
-    inputs[3][5, 7] = np.nan
-    np.save(root / "nan_bone.npy", inputs, allow_pickle=True)
-    targets = np.load(clean, allow_pickle=True)
-    short = np.empty(len(targets), dtype=object)
-    short[:] = [t[:, :-1] for t in targets]
-    np.save(root / "short_clean.npy", short, allow_pickle=True)
+    bone, clean = write_npy_dataset(root, [20] * 10, freq_bins=256, layout="stack")
+    inputs = np.load(bone)
+    inputs[3, 5, 7] = np.nan
+    np.save(root / "nan_bone.npy", inputs)
+    np.save(root / "short_clean.npy", np.load(clean)[:, :, :-1])
+    write_npy_dataset(root / "ragged", [20, 24, 18, 30] * 3, freq_bins=256, layout="sequence")
 
     write_segmentation_folders(root / "corrupt_images", count=6, size=(32, 32))
     (root / "corrupt_images" / "train" / "train_02.png").write_bytes(b"\x89PNG not really")

@@ -5,12 +5,22 @@ from __future__ import annotations
 import numpy as np
 
 
-def write_npy_dataset(root, lengths, freq_bins=32, layout="sequence"):
-    """Write inputs/targets in one of the seed project's layouts; return the two paths."""
+def write_npy_dataset(root, lengths, freq_bins=32, layout="npz"):
+    """Write inputs/targets in one of the layouts users keep them in; return the two paths.
+
+    ``npz``: one ``.npz`` per side, one array per key (``np.savez(path, *arrays)``, any
+    lengths); ``stack``: one N×F×T ``.npy`` per side (equal lengths); ``folder``: a folder of
+    ``.npy`` files per side; ``sequence``: the seed project's pickled object arrays (read
+    only with ``allow_pickle=True``).
+    """
     rng = np.random.default_rng(0)
     clean = [rng.normal(size=(freq_bins, n)).astype(np.float32) for n in lengths]
     degraded = [c * 0.5 for c in clean]
     root.mkdir(parents=True, exist_ok=True)
+    if layout == "npz":
+        np.savez(root / "bone.npz", *degraded)
+        np.savez(root / "clean.npz", *clean)
+        return root / "bone.npz", root / "clean.npz"
     if layout == "sequence":
         for name, arrays in (("bone.npy", degraded), ("clean.npy", clean)):
             seq = np.empty(len(arrays), dtype=object)

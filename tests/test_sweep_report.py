@@ -125,5 +125,7 @@ def test_parallel_jobs_counts_what_runs_at_once(launcher, cores, batch, parallel
 def test_optuna_direction_follows_the_monitor_mode():
     assert optuna_direction("min") == "minimize"
     assert optuna_direction("max") == "maximize"
-    with pytest.raises(ValueError, match="neither 'min' nor 'max'"):
+    with pytest.raises(
+        ValueError, match=r"task\.monitor_mode='minimum' is not valid: it must be 'min' or 'max'"
+    ):
         optuna_direction("minimum")

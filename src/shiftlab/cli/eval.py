@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 
 from shiftlab.cli.errors import reported
 from shiftlab.config.location import config_dir
-from shiftlab.config.schema import validate
+from shiftlab.run.launch import check_config
 
 log = logging.getLogger("shiftlab.eval")
 
@@ -23,7 +23,7 @@ log = logging.getLogger("shiftlab.eval")
 @hydra.main(config_path=str(config_dir()), config_name="eval", version_base="1.3")
 def _app(cfg: DictConfig) -> None:
     with reported(log):
-        validate(cfg)  # the stored config with the user's overrides, before torch
+        check_config(cfg)  # the stored config with the user's overrides, before torch
         from shiftlab.inference.evaluating import evaluate
 
         evaluate(cfg)

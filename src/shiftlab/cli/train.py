@@ -16,8 +16,8 @@ from omegaconf import DictConfig
 
 from shiftlab.config.location import config_dir
 from shiftlab.config.resolvers import register_resolvers
-from shiftlab.config.schema import validate
 from shiftlab.errors import ShiftlabError
+from shiftlab.run.launch import check_config
 from shiftlab.run.ranks import is_rank_zero
 
 log = logging.getLogger("shiftlab.train")
@@ -51,7 +51,7 @@ def _app(cfg: DictConfig) -> float | None:
 
     started = time.perf_counter()
     try:
-        validate(cfg)  # before torch is imported: a wrong value costs a second, not a run
+        check_config(cfg)  # before torch is imported: a wrong value costs a second, not a run
         from shiftlab.run.training import train
 
         metrics = train(cfg)

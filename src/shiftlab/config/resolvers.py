@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
+from shiftlab.config.schema import check_value
+
 DIRECTIONS = {"min": "minimize", "max": "maximize"}
 
 
 def optuna_direction(monitor_mode: str) -> str:
-    if monitor_mode not in DIRECTIONS:
-        raise ValueError(
-            f"task.monitor_mode={monitor_mode!r} is neither 'min' nor 'max'; set it to the "
-            "direction in which the monitored metric improves."
-        )
+    check_value("task.monitor_mode", monitor_mode)
     return DIRECTIONS[monitor_mode]
 
 

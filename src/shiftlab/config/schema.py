@@ -88,6 +88,7 @@ RULES: tuple[Rule, ...] = (
     Rule("data.max_frames", COUNT, AT_LEAST_1, "160"),
     Rule("data.freq_bins", "null or an integer ≥ 1", _optional(AT_LEAST_1), "256"),
     Rule("data.in_channels", COUNT, AT_LEAST_1, "3"),
+    Rule("data.allow_pickle", "true or false", lambda v: isinstance(v, bool), "false"),
     Rule("data.num_classes", "null or an integer ≥ 1", _optional(AT_LEAST_1), "4"),
     Rule("task.monitor_mode", "'min' or 'max'", _one_of("min", "max"), "min"),
     Rule("trainer.max_epochs", "-1 (no limit) or an integer ≥ 1", _integer(-1), "20"),
@@ -119,22 +120,48 @@ PATH_KEYS = (
 
 
 def validate(cfg: DictConfig) -> None:
-    """Raise :class:`ConfigError` for the first problem found, naming key, value and fix."""
+    """Raise :class:`ConfigError` for the first problem found, naming key, value and fix.
+
+    An interpolation that cannot be resolved raises :class:`UnresolvableValue`; the launch
+    check (:func:`shiftlab.run.launch.check_config`) first looks for options that do not fit
+    together, which is nearly always its cause.
+    """
     _check_required(cfg)
-    try:
-        leaves = list(_leaves(cfg))
-    except UnresolvableValue:
-        _check_model_fits_task(cfg)  # the commonest cause, with the clearer message
-        raise
-    for key, value in leaves:
-        for rule in RULES:
-            if fnmatch.fnmatchcase(key, rule.pattern) and not rule.check(value):
-                raise ConfigError(
-                    f"{key}={_show(value)} is not valid: it must be {rule.expected}, "
-                    f"e.g. {key}={rule.example}."
-                )
+    for key, value in list(_leaves(cfg)):
+        check_value(key, value)
     _check_agreements(cfg)
     _check_paths(cfg)
+
+
+def check_value(key: str, value: Any) -> None:
+    """Raise the schema's error when ``value`` breaks the rule for ``key`` (if any).
+
+    The one place each rule is written: the launch check calls it for every value of the
+    composed config, and data modules and tasks built from Python call it for their
+    arguments, so both get the same message.
+    """
+    for rule in RULES:
+        if fnmatch.fnmatchcase(key, rule.pattern) and not rule.check(value):
+            raise ConfigError(
+                f"{key}={_show(value)} is not valid: it must be {rule.expected}, "
+                f"e.g. {key}={rule.example}."
+            )
+
+
+def check_split_fractions(fractions: dict[str, float]) -> None:
+    """Each held-out share in [0, 1), together below 1: training keeps what is left.
+
+    ``fractions`` maps a split to its share, e.g. ``{"val": 0.1, "test": 0.1}``.
+    """
+    for split, value in fractions.items():
+        check_value(f"data.{split}_fraction", value)
+    if sum(fractions.values()) >= 1:
+        shares = " + ".join(f"data.{k}_fraction={v}" for k, v in fractions.items())
+        raise ConfigError(
+            f"{shares} leaves nothing to train on: the training split gets 1 minus the "
+            "validation and test fractions, so their sum must be below 1 "
+            "(e.g. data.val_fraction=0.1 data.test_fraction=0.1)."
+        )
 
 
 def _check_required(cfg: DictConfig) -> None:
@@ -152,14 +179,8 @@ def _check_required(cfg: DictConfig) -> None:
 
 def _check_agreements(cfg: DictConfig) -> None:
     data = cfg.get("data") or {}
-    fractions = {k: data[k] for k in ("val_fraction", "test_fraction") if k in data}
-    if fractions and sum(fractions.values()) >= 1:
-        shares = " + ".join(f"data.{k}={v}" for k, v in fractions.items())
-        raise ConfigError(
-            f"{shares} leaves nothing to train on: the training split gets 1 minus the "
-            "validation and test fractions, so their sum must be below 1 "
-            "(e.g. data.val_fraction=0.1 data.test_fraction=0.1)."
-        )
+    fractions = {k: data[f"{k}_fraction"] for k in ("val", "test") if f"{k}_fraction" in data}
+    check_split_fractions(fractions)
     low, high = data.get("min_frames"), data.get("max_frames")
     if isinstance(low, int) and isinstance(high, int) and low > high:
         raise ConfigError(
@@ -207,15 +228,6 @@ def _leaves(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
 
 class UnresolvableValue(ConfigError):
     """An interpolation that points nowhere: nearly always options that do not go together."""
-
-
-def _check_model_fits_task(cfg: DictConfig) -> None:
-    from shiftlab.tasks.fitting import check_model_fits_task
-
-    model, task = cfg.get("model"), cfg.get("task")
-    if model is None or task is None or "_target_" not in model or "_target_" not in task:
-        return
-    check_model_fits_task(model._target_, task._target_, chosen_option("model"))
 
 
 def _unresolvable(key: str, node: Any, err: Exception) -> ConfigError:

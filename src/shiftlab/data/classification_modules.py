@@ -12,8 +12,10 @@ import lightning as L
 import numpy as np
 from torch.utils.data import Dataset
 
+from shiftlab.config.schema import check_split_fractions, check_value
+from shiftlab.data.file_lists import listed_file
 from shiftlab.data.idx_reader import find_idx, read_idx
-from shiftlab.data.images import IMAGE_SUFFIXES, image_files, read_image
+from shiftlab.data.images import IMAGE_SUFFIXES, check_image_settings, image_files, read_image
 from shiftlab.data.loader_settings import loader_workers
 from shiftlab.data.loader_settings import pin_memory as pin_memory_default
 from shiftlab.data.loaders import SplitLoaders, image_tensor
@@ -81,6 +83,9 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
             machine (:mod:`shiftlab.data.loader_settings`).
     """
 
+    # What the batches hold (see shiftlab.tasks.kinds.SAMPLES): the tasks that train on it.
+    provides = "labelled_images"
+
     def __init__(
         self,
         image_size: Sequence[int] = (28, 28),
@@ -100,24 +105,9 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
         num_classes: int | None = None,
     ) -> None:
         super().__init__()
-        if in_channels not in (1, 3):
-            raise ConfigError(f"data.in_channels must be 1 (grey) or 3 (RGB), got {in_channels}.")
-        if batch_size < 1:
-            raise ConfigError(f"data.batch_size must be at least 1, got {batch_size}.")
-        if (
-            not (0 <= val_fraction < 1 and 0 <= test_fraction < 1)
-            or val_fraction + test_fraction >= 1
-        ):
-            raise ConfigError(
-                f"data.val_fraction ({val_fraction}) and data.test_fraction ({test_fraction}) "
-                "must each be in [0, 1) and leave samples to train on (sum below 1)."
-            )
-        for key, values in (("mean", mean), ("std", std)):
-            if values is not None and len(values) != in_channels:
-                raise ConfigError(
-                    f"data.{key} has {len(values)} values for {in_channels}-channel images; "
-                    "give one per channel."
-                )
+        check_image_settings(in_channels, mean, std)
+        check_value("data.batch_size", batch_size)
+        check_split_fractions({"val": val_fraction, "test": test_fraction})
         self.image_size = tuple(int(v) for v in image_size)
         self.in_channels = in_channels
         self.class_names: list[str] | None = list(class_names) if class_names else None
@@ -222,14 +212,26 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
         return {name: i for i, name in enumerate(self.class_names)}
 
 
-class ImageFolder(ClassificationDataModule):
+class LabelledImageFiles(ClassificationDataModule):
+    """Labelled images read from files: subclasses fill ``self.paths`` (one per sample) in
+    :meth:`load`, beside the labels and names."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.paths: list[Path] = []
+
+    def read(self, index: int) -> tuple[np.ndarray, int, str]:
+        path = self.paths[index]
+        return read_image(path, self.in_channels), self.labels[index], str(path)
+
+
+class ImageFolder(LabelledImageFiles):
     """One sub-folder of images per class under ``root`` (class names from folder names,
     or a fixed ``class_names`` list). Val and test are split off reproducibly."""
 
     def __init__(self, root: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.root = Path(root).expanduser()
-        self.paths: list[Path] = []
 
     def load(self) -> None:
         if not self.root.is_dir():
@@ -259,12 +261,8 @@ class ImageFolder(ClassificationDataModule):
                 self.names.append(f"{folder.name}/{path.name}")
         return None
 
-    def read(self, index: int) -> tuple[np.ndarray, int, str]:
-        path = self.paths[index]
-        return read_image(path, self.in_channels), self.labels[index], str(path)
 
-
-class ImageCSV(ClassificationDataModule):
+class ImageCSV(LabelledImageFiles):
     """Images in ``images_dir`` and a CSV naming each file and its label.
 
     Args:
@@ -287,7 +285,6 @@ class ImageCSV(ClassificationDataModule):
         self.csv_path = Path(csv_path).expanduser()
         self.file_column = file_column
         self.label_column = label_column
-        self.paths: list[Path] = []
 
     def load(self) -> None:
         if not self.csv_path.is_file():
@@ -309,7 +306,8 @@ class ImageCSV(ClassificationDataModule):
             raise DataError(f"{self.csv_path} lists no images.")
         index = self._class_index([r[self.label_column] for r in rows], str(self.csv_path))
         for line, row in enumerate(rows, start=2):
-            path = self.images_dir / row[self.file_column]
+            where = f"{self.csv_path} line {line}"
+            path = listed_file(self.images_dir, row[self.file_column], where, "data.images_dir")
             if not path.is_file():
                 raise DataError(
                     f"{self.csv_path} line {line} names {row[self.file_column]}, but "
@@ -319,10 +317,6 @@ class ImageCSV(ClassificationDataModule):
             self.labels.append(index[row[self.label_column]])
             self.names.append(row[self.file_column])
         return None
-
-    def read(self, index: int) -> tuple[np.ndarray, int, str]:
-        path = self.paths[index]
-        return read_image(path, self.in_channels), self.labels[index], str(path)
 
 
 class FashionMNIST(ClassificationDataModule):

@@ -6,11 +6,12 @@ Shared by every image data option (class folders, CSV lists, segmentation folder
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from shiftlab.errors import DataError
+from shiftlab.errors import ConfigError, DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -34,3 +35,17 @@ def read_image(path: Path, channels: int) -> np.ndarray:
             "remove it."
         ) from err
     return array[..., None] if array.ndim == 2 else array
+
+
+def check_image_settings(
+    in_channels: int, mean: Sequence[float] | None, std: Sequence[float] | None
+) -> None:
+    """Images are read grey (1 channel) or RGB (3), normalised with one value per channel."""
+    if in_channels not in (1, 3):
+        raise ConfigError(f"data.in_channels must be 1 (grey) or 3 (RGB), got {in_channels}.")
+    for key, values in (("mean", mean), ("std", std)):
+        if values is not None and len(values) != in_channels:
+            raise ConfigError(
+                f"data.{key} has {len(values)} values for {in_channels}-channel images; "
+                f"give one per channel (e.g. data.{key}=[0.5] for grey images)."
+            )

@@ -10,7 +10,8 @@ import lightning as L
 import numpy as np
 from torch.utils.data import Dataset
 
-from shiftlab.data.images import read_image
+from shiftlab.config.schema import check_split_fractions, check_value
+from shiftlab.data.images import check_image_settings, read_image
 from shiftlab.data.loader_settings import loader_workers
 from shiftlab.data.loader_settings import pin_memory as pin_memory_default
 from shiftlab.data.loaders import SplitLoaders, image_tensor, mask_tensor
@@ -80,6 +81,9 @@ class SegmentationDataModule(SplitLoaders, L.LightningDataModule):
             pixel values); kept so that predictions can be shown in the images' colours.
     """
 
+    # What the batches hold (see shiftlab.tasks.kinds.SAMPLES): the tasks that train on it.
+    provides = "image_mask_pairs"
+
     def __init__(
         self,
         num_classes: int,
@@ -101,10 +105,8 @@ class SegmentationDataModule(SplitLoaders, L.LightningDataModule):
             raise ConfigError(f"data.mode must be 'binary' or 'multiclass', got {mode!r}.")
         if mode == "binary" and num_classes != 2:
             raise ConfigError(f"data.mode=binary needs data.num_classes=2, got {num_classes}.")
-        if in_channels not in (1, 3):
-            raise ConfigError(f"data.in_channels must be 1 (grey) or 3 (RGB), got {in_channels}.")
-        if batch_size < 1:
-            raise ConfigError(f"data.batch_size must be at least 1, got {batch_size}.")
+        check_image_settings(in_channels, mean, std)
+        check_value("data.batch_size", batch_size)
         names = list(class_names) if class_names else [f"class_{i}" for i in range(num_classes)]
         if len(names) != num_classes:
             raise ConfigError(
@@ -121,12 +123,6 @@ class SegmentationDataModule(SplitLoaders, L.LightningDataModule):
                 f"data.out_channels is {out_channels} but mode={mode} with {num_classes} "
                 f"classes needs {self.out_channels}; set data.out_channels={self.out_channels}."
             )
-        for key, values in (("mean", mean), ("std", std)):
-            if values is not None and len(values) != in_channels:
-                raise ConfigError(
-                    f"data.{key} has {len(values)} values for {in_channels}-channel images; "
-                    f"give one per channel (e.g. data.{key}=[0.5] for grey images)."
-                )
         self.mean, self.std = mean, std
         self.ignore_index = ignore_index
         self.train_transform = compose(train_transforms)
@@ -244,11 +240,7 @@ class SegmentationFolders(SegmentationDataModule):
                 f"data.palette has {len(palette)} colours but data.num_classes is "
                 f"{num_classes}; give one RGB colour per class."
             )
-        if val_fraction + test_fraction >= 1.0:
-            raise ConfigError(
-                "data.val_fraction + data.test_fraction must stay below 1 (training keeps "
-                "the rest)."
-            )
+        check_split_fractions({"val": val_fraction, "test": test_fraction})
         self.root = Path(root).expanduser()
         self.palette = [list(c) for c in palette] if palette is not None else None
         self.fractions = {"val": val_fraction, "test": test_fraction}

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from shiftlab.config.schema import check_split_fractions, check_value
 from shiftlab.data.loader_settings import loader_workers
 from shiftlab.data.loader_settings import pin_memory as pin_memory_default
 from shiftlab.data.npy_reader import Spectrograms, read_spectrograms
@@ -34,6 +35,9 @@ class SpectrogramDataModule(L.LightningDataModule):
             can follow them by interpolation.
     """
 
+    # What the batches hold (see shiftlab.tasks.kinds.SAMPLES): the tasks that train on it.
+    provides = "spectrogram_pairs"
+
     def __init__(
         self,
         freq_bins: int = 256,
@@ -54,8 +58,7 @@ class SpectrogramDataModule(L.LightningDataModule):
             )
         self.in_channels = in_channels
         self.out_channels = out_channels
-        if batch_size < 1:
-            raise ConfigError(f"data.batch_size must be at least 1, got {batch_size}.")
+        check_value("data.batch_size", batch_size)
         self.freq_bins = freq_bins
         self.scale = scale
         self.batch_size = batch_size
@@ -193,6 +196,9 @@ class SpectrogramNpy(SpectrogramDataModule):
         split_seed: seed of the random split.
         splits_file: where to write the split (one row per pair: index, split, source files),
             so a run can be checked or repeated on exactly the same partition.
+        allow_pickle: read pickled object arrays (the seed project's format for spectrograms
+            of different lengths). Unpickling runs code stored in the file: only for files
+            you made yourself; ``.npz`` files or folders of ``.npy`` files need no pickle.
         Other arguments: see :class:`SpectrogramDataModule`.
     """
 
@@ -204,17 +210,12 @@ class SpectrogramNpy(SpectrogramDataModule):
         test_fraction: float = 0.1,
         split_seed: int = 0,
         splits_file: str | None = None,
+        allow_pickle: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        for key, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-            if not 0.0 <= value < 1.0:
-                raise ConfigError(f"data.{key} must be in [0, 1), got {value}.")
-        if val_fraction + test_fraction >= 1.0:
-            raise ConfigError(
-                f"data.val_fraction ({val_fraction}) + data.test_fraction ({test_fraction}) "
-                "leave nothing to train on; keep their sum below 1."
-            )
+        check_split_fractions({"val": val_fraction, "test": test_fraction})
+        self.allow_pickle = allow_pickle
         self.train_data_path = train_data_path
         self.segmented_data_path = segmented_data_path
         self.fractions = {"val": val_fraction, "test": test_fraction}
@@ -222,8 +223,10 @@ class SpectrogramNpy(SpectrogramDataModule):
         self.splits_file = splits_file
 
     def load_splits(self) -> dict[str, SpectrogramPairs]:
-        inputs = read_spectrograms(self.train_data_path, "data.train_data_path")
-        targets = read_spectrograms(self.segmented_data_path, "data.segmented_data_path")
+        inputs = read_spectrograms(self.train_data_path, "data.train_data_path", self.allow_pickle)
+        targets = read_spectrograms(
+            self.segmented_data_path, "data.segmented_data_path", self.allow_pickle
+        )
         self._check_pairs(inputs, targets)
         assignment = self._assign_splits(len(inputs.arrays))
         self._write_splits(assignment, inputs, targets)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from shiftlab.errors import ShiftlabError
-from shiftlab.run.checkpoints import StoredModel
+from shiftlab.run.checkpoints import StoredModel, stored_model
 
 
 class TorchBackend:
@@ -23,7 +23,7 @@ class TorchBackend:
         self.stored, state_dict = read_checkpoint(path)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         task = load_task(self.stored, state_dict)
-        self.model = InferenceModel(task, self.stored.kind).to(self.device).eval()
+        self.model = InferenceModel(task, self.stored.task_kind).to(self.device).eval()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         import torch
@@ -45,13 +45,15 @@ class OnnxBackend:
                 f"{path} is an ONNX model without shiftlab's metadata; export it with "
                 "`shiftlab export ckpt_path=...`."
             )
-        self.stored = StoredModel(
-            path=path,
-            kind=meta["kind"],
-            config=json.loads(meta["config"]),
-            data_facts=json.loads(meta.get("data_facts", "{}")),
-            metrics=json.loads(meta.get("metrics", "{}")),
-            version=meta.get("shiftlab_version", "unknown"),
+        self.stored: StoredModel = stored_model(
+            path,
+            {
+                "kind": meta["kind"],
+                "config": json.loads(meta["config"]),
+                "data_facts": json.loads(meta.get("data_facts", "{}")),
+                "metrics": json.loads(meta.get("metrics", "{}")),
+                "version": meta.get("shiftlab_version", "unknown"),
+            },
         )
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:

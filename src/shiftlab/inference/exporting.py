@@ -1,9 +1,11 @@
 """``shiftlab export``: the trained model as ONNX, checked and compared with PyTorch.
 
 The model exported is :class:`~shiftlab.inference.model.InferenceModel` (pre- and
-post-processing included), with a dynamic batch axis and, where the network allows, dynamic
-spatial axes: the time axis T of spectrograms, height and width of segmentation images.
-Classifiers keep the image size they were trained at (their heads are sized for it).
+post-processing included). Its dynamic axes and the inputs of the parity check come from the
+input format of the task's kind (:mod:`shiftlab.inference.inputs`): a dynamic batch axis,
+and, where the network allows, the time axis T of spectrograms, height and width of
+segmentation images. Classifiers keep the image size they were trained at (their heads are
+sized for it).
 """
 
 from __future__ import annotations
@@ -30,28 +32,6 @@ class ExportResult:
     max_abs_diff: dict[str, float]  # input shape -> largest |onnx - torch|
 
 
-def example_shapes(stored: StoredModel, multiple: Any) -> list[tuple[int, ...]]:
-    """Two inputs of different batch and (where dynamic) spatial size: the parity check."""
-    config, facts = stored.config, stored.data_facts
-    channels = int(facts.get("in_channels") or config["data"].get("in_channels", 1))
-    if stored.kind == "regression":
-        freq = int(config["data"]["freq_bins"])
-        return [(2, channels, freq, 37), (1, channels, freq, 64)]
-    if stored.kind == "classification":
-        height, width = facts.get("image_size") or config["data"]["image_size"]
-        return [(2, channels, height, width), (3, channels, height, width)]
-    step = max(multiple) if isinstance(multiple, (list, tuple)) else int(multiple or 1)
-    return [(2, channels, 2 * step + 3, 3 * step + 1), (1, channels, 3 * step, 2 * step + 5)]
-
-
-def dynamic_axes(kind: str) -> dict[int, str]:
-    if kind == "regression":
-        return {0: "batch", 3: "time"}
-    if kind == "segmentation":
-        return {0: "batch", 2: "height", 3: "width"}
-    return {0: "batch"}
-
-
 def export_onnx(
     stored: StoredModel, state_dict: dict[str, Any], output: Path, tolerance: float
 ) -> ExportResult:
@@ -62,14 +42,16 @@ def export_onnx(
     from shiftlab.inference.model import InferenceModel
     from shiftlab.run.checkpoints import load_task
 
+    kind = stored.task_kind
     task = load_task(stored, state_dict)
-    model = InferenceModel(task, stored.kind).eval()
-    shapes = example_shapes(stored, getattr(task.net, "size_multiple", None))
+    model = InferenceModel(task, kind).eval()
+    inputs = kind.input_format()(kind.name, stored.config, stored.data_facts)
+    shapes = inputs.example_shapes(getattr(task.net, "size_multiple", None))
     generator = torch.Generator().manual_seed(0)
     examples = [torch.randn(shape, generator=generator) for shape in shapes]
     # Dim.AUTO lets torch.export find each axis's rule itself (a U-Net's sizes are padded to
     # a multiple inside the model); named Dims with ranges trip its constraint solver.
-    dims = {i: torch.export.Dim.AUTO for i in dynamic_axes(stored.kind)}
+    dims = {i: torch.export.Dim.AUTO for i in inputs.dynamic_axes}
     output.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         torch.onnx.export(

@@ -1,93 +1,141 @@
-"""Find and read the files ``predict`` runs on, prepared as the model saw its test data.
+"""The files ``predict`` reads, prepared as the model saw its test data; one class per input
+format, named by a task kind in :mod:`shiftlab.tasks.kinds`.
 
-numpy, Pillow and albumentations only: the same code serves checkpoints and ONNX files.
+An input format also tells ``export`` which axes of the model input are dynamic and gives
+example inputs to compare the exported model with PyTorch. numpy, Pillow and
+albumentations only: the same code serves checkpoints and ONNX files.
 """
 
 from __future__ import annotations
 
 import glob
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from shiftlab.data.images import IMAGE_SUFFIXES
 from shiftlab.errors import DataError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-SUFFIXES = {"regression": (".npy",), "segmentation": IMAGE_SUFFIXES}
-SUFFIXES["classification"] = IMAGE_SUFFIXES
 
+class InputFormat:
+    """Reads one file into the model's input layout (C×F×T or C×H×W float32).
 
-def find_inputs(pattern: str, kind: str) -> list[Path]:
-    """The files named by ``input=``: one file, a folder (its files, sorted) or a glob."""
-    suffixes = SUFFIXES[kind]
-    path = Path(pattern)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in suffixes)
-    elif path.is_file():
-        files = [path]
-    else:
-        files = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
-    if not files:
-        raise DataError(
-            f"input={pattern} names no {'/'.join(suffixes)} files for this {kind} model. Give a "
-            "file, a folder or a quoted glob such as input='images/*.png'."
-        )
-    wrong = [p for p in files if p.suffix.lower() not in suffixes]
-    if wrong:
-        raise DataError(
-            f"{wrong[0]} is not an input this {kind} model reads (it takes "
-            f"{', '.join(suffixes)} files); leave it out of input=."
-        )
-    return files
+    Subclasses set ``suffixes`` (the files it reads), ``dynamic_axes`` (axes of the N×C×…
+    input that may change size in an exported model) and implement :meth:`read` and
+    :meth:`example_shapes`.
+    """
 
-
-class InputReader:
-    """Reads one file into the model's input layout (C×F×T or C×H×W float32)."""
+    suffixes: ClassVar[tuple[str, ...]]
+    dynamic_axes: ClassVar[tuple[int, ...]]
 
     def __init__(self, kind: str, config: dict[str, Any], facts: dict[str, Any]) -> None:
         self.kind = kind
-        data = config["data"]
-        self.channels = int(facts.get("in_channels") or data.get("in_channels") or 1)
-        self.freq_bins = data.get("freq_bins")
-        self.transform = None
-        if kind != "regression":
-            from hydra.utils import instantiate
+        self.data = config["data"]
+        self.facts = facts
+        self.channels = int(facts.get("in_channels") or self.data.get("in_channels") or 1)
 
-            from shiftlab.data.transforms import compose
+    def find(self, pattern: str) -> list[Path]:
+        """The files named by ``input=``: one file, a folder (its files, sorted) or a glob."""
+        path = Path(pattern)
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.suffix.lower() in self.suffixes)
+        elif path.is_file():
+            files = [path]
+        else:
+            files = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+        if not files:
+            raise DataError(
+                f"input={pattern} names no {'/'.join(self.suffixes)} files for this {self.kind} "
+                "model. Give a file, a folder or a quoted glob such as input='images/*.png'."
+            )
+        wrong = [p for p in files if p.suffix.lower() not in self.suffixes]
+        if wrong:
+            raise DataError(
+                f"{wrong[0]} is not an input this {self.kind} model reads (it takes "
+                f"{', '.join(self.suffixes)} files); leave it out of input=."
+            )
+        return files
 
-            self.transform = compose(instantiate(data.get("eval_transforms")))
+    def read(self, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+        """(model input, the picture to draw outputs on: H×W×3 uint8 for images, or None)."""
+        raise NotImplementedError
 
-    def __call__(self, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-        """(model input, the picture to draw outputs on: H×W×3 uint8 for images)."""
-        if self.kind == "regression":
-            return self._spectrogram(path), None
+    def example_shapes(self, size_multiple: Any) -> list[tuple[int, ...]]:
+        """Two input shapes of different batch (and dynamic-axis) sizes, for export checks."""
+        raise NotImplementedError
+
+
+class SpectrogramFiles(InputFormat):
+    """One F×T spectrogram per ``.npy`` file (any T), in the training data's scale."""
+
+    suffixes = (".npy",)
+    dynamic_axes = (0, 3)  # batch, time
+
+    def read(self, path: Path) -> tuple[np.ndarray, None]:
+        from shiftlab.data.npy_reader import load_npy
+
+        array = load_npy(path, f"input {path}")
+        if array.ndim == 2:
+            array = array[None]
+        freq_bins = self.data.get("freq_bins")
+        if array.ndim != 3 or array.shape[0] != self.channels:
+            raise DataError(
+                f"{path} holds an array of shape {array.shape}; this model takes one spectrogram "
+                f"of {freq_bins} frequency bins × T frames (F×T) per file."
+            )
+        if freq_bins is not None and array.shape[1] != int(freq_bins):
+            raise DataError(
+                f"{path} has {array.shape[1]} frequency bins; the model was trained on "
+                f"{freq_bins}. Compute the spectrogram with the same settings as the "
+                "training data."
+            )
+        if not np.issubdtype(array.dtype, np.number) or not np.isfinite(array).all():
+            raise DataError(
+                f"{path} contains NaN, infinite or non-numeric values; clean or drop it."
+            )
+        return array.astype(np.float32), None
+
+    def example_shapes(self, size_multiple: Any) -> list[tuple[int, ...]]:
+        freq = int(self.data["freq_bins"])
+        return [(2, self.channels, freq, 37), (1, self.channels, freq, 64)]
+
+
+class ImageFiles(InputFormat):
+    """Images of the size the model was trained at (its ``eval_transforms`` resize them)."""
+
+    suffixes = IMAGE_SUFFIXES
+    dynamic_axes = (0,)  # batch
+
+    def __init__(self, kind: str, config: dict[str, Any], facts: dict[str, Any]) -> None:
+        super().__init__(kind, config, facts)
+        from hydra.utils import instantiate
+
+        from shiftlab.data.transforms import compose
+
+        self.transform = compose(instantiate(self.data.get("eval_transforms")))
+
+    def read(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
         from shiftlab.data.images import read_image
 
         image = read_image(path, self.channels)
-        prepared = self.transform(image=image)["image"] if self.transform else image
+        prepared = self.transform(image=image)["image"]
         x = np.ascontiguousarray(np.asarray(prepared, dtype=np.float32).transpose(2, 0, 1))
         picture = image if image.shape[2] == 3 else np.repeat(image, 3, axis=2)
         return x, picture
 
-    def _spectrogram(self, path: Path) -> np.ndarray:
-        try:
-            array = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as err:
-            raise DataError(f"Cannot read {path} as a numpy array: {err}.") from err
-        if array.ndim == 2:
-            array = array[None]
-        if array.ndim != 3 or array.shape[0] != self.channels:
-            raise DataError(
-                f"{path} holds an array of shape {array.shape}; this model takes one spectrogram "
-                f"of {self.freq_bins} frequency bins × T frames (F×T) per file."
-            )
-        if self.freq_bins is not None and array.shape[1] != int(self.freq_bins):
-            raise DataError(
-                f"{path} has {array.shape[1]} frequency bins; the model was trained on "
-                f"{self.freq_bins}. Compute the spectrogram with the same settings as the "
-                "training data."
-            )
-        if not np.isfinite(array).all():
-            raise DataError(f"{path} contains NaN or infinite values; clean or drop the file.")
-        return array.astype(np.float32)
+    def example_shapes(self, size_multiple: Any) -> list[tuple[int, ...]]:
+        height, width = self.facts.get("image_size") or self.data["image_size"]
+        return [(2, self.channels, height, width), (3, self.channels, height, width)]
+
+
+class AnySizeImageFiles(ImageFiles):
+    """Images of any height and width (dense networks are padded to their size multiple)."""
+
+    dynamic_axes = (0, 2, 3)  # batch, height, width
+
+    def example_shapes(self, size_multiple: Any) -> list[tuple[int, ...]]:
+        multiple = size_multiple
+        step = max(multiple) if isinstance(multiple, (list, tuple)) else int(multiple or 1)
+        c = self.channels
+        return [(2, c, 2 * step + 3, 3 * step + 1), (1, c, 3 * step, 2 * step + 5)]

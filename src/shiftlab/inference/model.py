@@ -6,25 +6,27 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from shiftlab.tasks.kinds import TaskKind
+
 
 class InferenceModel(nn.Module):
     """Input batch in, predictions out, with the task's whole pre- and post-processing.
 
-    - regression: N×C×F×T spectrograms in, spectrograms out in the data's scale
-      (standardisation, padding to the network's size multiple and cropping happen inside);
-    - segmentation: N×C×H×W images (after the data's eval transforms) in, per-class
-      probabilities N×K×H×W out (softmax; sigmoid for binary and multilabel);
-    - classification: N×C×H×W images in, class probabilities N×K out.
+    The task's kind says what comes out (:attr:`TaskKind.model_returns`): its own ``values``
+    (a regression's spectrograms in the data's scale: standardisation, padding to the
+    network's size multiple and cropping happen inside the task), or class
+    ``probabilities`` (softmax over classes; sigmoid per channel for binary and multilabel
+    tasks).
     """
 
-    def __init__(self, task: nn.Module, kind: str) -> None:
+    def __init__(self, task: nn.Module, kind: TaskKind) -> None:
         super().__init__()
         self.task = task
-        self.kind = kind
+        self.probabilities = kind.model_returns == "probabilities"
         self.sigmoid = getattr(task, "mode", "multiclass") in ("binary", "multilabel")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.task(x)
-        if self.kind == "regression":
+        if not self.probabilities:
             return out
         return out.sigmoid() if self.sigmoid else out.softmax(dim=1)

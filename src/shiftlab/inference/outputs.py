@@ -1,4 +1,5 @@
-"""Write what ``predict`` found, per task kind; numpy and Pillow only."""
+"""Write what ``predict`` found; one writer per kind of output, named by a task kind in
+:mod:`shiftlab.tasks.kinds`. numpy and Pillow only."""
 
 from __future__ import annotations
 
@@ -12,37 +13,66 @@ from shiftlab.visuals import class_colours, overlay, spectrogram_panels
 
 
 class PredictionWriter:
-    """Spectrograms to ``.npy`` + ``.png``; masks to index and overlay PNGs; classes to CSV."""
+    """Writes the outputs of one input file at a time into ``output_dir``.
 
-    def __init__(self, kind: str, output_dir: Path, class_names: list[str]) -> None:
-        self.kind = kind
+    Args:
+        output_dir: where the outputs go (created).
+        config, facts: the model's stored config and data facts (class names live there).
+    """
+
+    def __init__(self, output_dir: Path, config: dict[str, Any], facts: dict[str, Any]) -> None:
         self.output_dir = output_dir
-        self.class_names = class_names
         output_dir.mkdir(parents=True, exist_ok=True)
-        self.csv_path = output_dir / "predictions.csv"
-        if kind == "classification":
-            with self.csv_path.open("w", newline="") as f:
-                csv.writer(f).writerow(["file", "predicted", "probability", *class_names])
+        names = facts.get("class_names") or config["data"].get("class_names")
+        count = config["data"].get("num_classes") or 0
+        self.class_names = list(names or [f"class_{i}" for i in range(count)])
 
     def write(self, path: Path, x: np.ndarray, output: np.ndarray, picture: Any) -> list[Path]:
-        """Write the outputs of one input file (``output`` without the batch axis)."""
+        """Write the outputs of the input file ``path`` (``output`` without the batch axis);
+        returns the files written."""
+        raise NotImplementedError
+
+
+class SpectrogramWriter(PredictionWriter):
+    """``<name>.npy`` (the predicted F×T spectrogram) and ``<name>.png`` (input | prediction)."""
+
+    def write(self, path: Path, x: np.ndarray, output: np.ndarray, picture: Any) -> list[Path]:
         from PIL import Image
 
         stem = self.output_dir / path.stem
-        if self.kind == "regression":
-            np.save(stem.with_suffix(".npy"), output[0] if output.shape[0] == 1 else output)
-            Image.fromarray(spectrogram_panels([x[0], output[0]])).save(stem.with_suffix(".png"))
-            return [stem.with_suffix(".npy"), stem.with_suffix(".png")]
-        if self.kind == "segmentation":
-            mask = (output[0] > 0.5) if output.shape[0] == 1 else output.argmax(axis=0)
-            mask = mask.astype(np.uint8)
-            mask_path = stem.parent / f"{stem.name}_mask.png"
-            overlay_path = stem.parent / f"{stem.name}_overlay.png"
-            Image.fromarray(mask).save(mask_path)
-            colours = class_colours(max(len(self.class_names), 2))
-            blended = overlay(picture.astype(np.float32) / 255.0, mask, colours)
-            Image.fromarray((blended * 255).round().astype(np.uint8)).save(overlay_path)
-            return [mask_path, overlay_path]
+        np.save(stem.with_suffix(".npy"), output[0] if output.shape[0] == 1 else output)
+        Image.fromarray(spectrogram_panels([x[0], output[0]])).save(stem.with_suffix(".png"))
+        return [stem.with_suffix(".npy"), stem.with_suffix(".png")]
+
+
+class MaskWriter(PredictionWriter):
+    """``<name>_mask.png`` (class indices) and ``<name>_overlay.png`` (the mask over the image)."""
+
+    def write(self, path: Path, x: np.ndarray, output: np.ndarray, picture: Any) -> list[Path]:
+        from PIL import Image
+
+        mask = (output[0] > 0.5) if output.shape[0] == 1 else output.argmax(axis=0)
+        mask = mask.astype(np.uint8)
+        mask_path = self.output_dir / f"{path.stem}_mask.png"
+        overlay_path = self.output_dir / f"{path.stem}_overlay.png"
+        Image.fromarray(mask).save(mask_path)
+        colours = class_colours(max(len(self.class_names), 2))
+        blended = overlay(picture.astype(np.float32) / 255.0, mask, colours)
+        Image.fromarray((blended * 255).round().astype(np.uint8)).save(overlay_path)
+        return [mask_path, overlay_path]
+
+
+class ClassTableWriter(PredictionWriter):
+    """One row per file in ``predictions.csv``: predicted class, its probability, and every
+    class's probability."""
+
+    def __init__(self, output_dir: Path, config: dict[str, Any], facts: dict[str, Any]) -> None:
+        super().__init__(output_dir, config, facts)
+        self.csv_path = output_dir / "predictions.csv"
+        with self.csv_path.open("w", newline="") as f:
+            csv.writer(f).writerow(["file", "predicted", "probability", *self.class_names])
+
+    def write(self, path: Path, x: np.ndarray, output: np.ndarray, picture: Any) -> list[Path]:
         best = int(output.argmax())
         with self.csv_path.open("a", newline="") as f:
             row = [str(path), self.class_names[best], f"{output[best]:.6f}"]

@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from shiftlab.inference.backends import open_model
-from shiftlab.inference.inputs import InputReader, find_inputs
-from shiftlab.inference.outputs import PredictionWriter
+from shiftlab.inference.inputs import InputFormat
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +23,10 @@ def predict(ckpt_path: str, input_pattern: str, output_dir: Path, batch_size: in
 
     model = open_model(ckpt_path)
     stored = model.stored
-    files = find_inputs(input_pattern, stored.kind)
-    reader = InputReader(stored.kind, stored.config, stored.data_facts)
-    names = stored.data_facts.get("class_names") or stored.config["data"].get("class_names")
-    classes = stored.config["data"].get("num_classes") or 0
-    writer = PredictionWriter(stored.kind, output_dir, list(names or _default_names(classes)))
+    kind = stored.task_kind
+    reader = kind.input_format()(kind.name, stored.config, stored.data_facts)
+    files = reader.find(input_pattern)
+    writer = kind.writer()(output_dir, stored.config, stored.data_facts)
     written: list[Path] = []
     with tqdm(total=len(files), desc="predict", unit="file") as bar:
         for batch in _batches(files, reader, batch_size):
@@ -40,7 +38,7 @@ def predict(ckpt_path: str, input_pattern: str, output_dir: Path, batch_size: in
     return sorted(set(written))
 
 
-def _batches(files: list[Path], reader: InputReader, batch_size: int):
+def _batches(files: list[Path], reader: InputFormat, batch_size: int):
     """Consecutive files of one shape, up to ``batch_size`` at a time.
 
     A file that cannot be read first lets the files read before it through the model (their
@@ -49,7 +47,7 @@ def _batches(files: list[Path], reader: InputReader, batch_size: int):
     pending: list[tuple[Path, np.ndarray, np.ndarray | None]] = []
     for path in files:
         try:
-            x, picture = reader(path)
+            x, picture = reader.read(path)
         except Exception:
             if pending:
                 yield pending
@@ -63,7 +61,3 @@ def _batches(files: list[Path], reader: InputReader, batch_size: int):
             pending = []
     if pending:
         yield pending
-
-
-def _default_names(num_classes: int) -> list[str]:
-    return [f"class_{i}" for i in range(num_classes)]

@@ -1,18 +1,39 @@
 """Read shiftlab checkpoints safely and rebuild the model they hold.
 
 Checkpoints hold plain data only (tensors, numbers, strings, lists, dicts), so they load
-with ``torch.load(weights_only=True)``: opening a checkpoint never runs pickled code.
+with ``torch.load(weights_only=True)``: opening a checkpoint never runs pickled code. The
+config a checkpoint (or an exported model) carries is built again by ``eval``, ``predict``
+and ``export``, so its ``_target_``s are checked first: a file from elsewhere may name the
+classes shiftlab builds for its runs, and nothing else (see :func:`check_stored_targets`).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from shiftlab.errors import ShiftlabError
+from shiftlab.tasks.kinds import TaskKind, task_kind
 
-KINDS = ("regression", "segmentation", "classification")
+# Packages whose classes a stored config may build (classes only: CamelCase names).
+TRUSTED_PACKAGES = (
+    "shiftlab",
+    "torch.nn",
+    "torch.optim",
+    "albumentations",
+    "segmentation_models_pytorch",
+    "timm",
+    "lightning.pytorch",
+)
+# More packages to trust, comma-separated, for models built from your own code.
+TRUST_VARIABLE = "SHIFTLAB_TRUSTED_TARGETS"
+# Targets of earlier versions, read under their current names.
+RENAMED_TARGETS = {
+    "shiftlab.checkpoint_io.AtomicCheckpointIO": "shiftlab.run.checkpoint_io.AtomicCheckpointIO",
+    "shiftlab.distributed.HydraDDPStrategy": "shiftlab.run.distributed.HydraDDPStrategy",
+}
 
 
 @dataclass
@@ -25,6 +46,11 @@ class StoredModel:
     data_facts: dict[str, Any]
     metrics: dict[str, float]
     version: str
+
+    @property
+    def task_kind(self) -> TaskKind:
+        """What the model's task is: what predict reads and writes, how export feeds it."""
+        return task_kind(self.kind, str(self.path))
 
     def description(self) -> dict[str, Any]:
         """Metadata embedded in exported models (ONNX ``metadata_props``)."""
@@ -39,6 +65,12 @@ class StoredModel:
 
 def read_checkpoint(path: str | Path) -> tuple[StoredModel, dict[str, Any]]:
     """The model description and the weights (``state_dict``) of a shiftlab checkpoint."""
+    info, state_dict = _load(Path(path))
+    return stored_model(Path(path), info), state_dict
+
+
+def _load(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``shiftlab`` entry and the weights of a checkpoint file, loaded without pickle."""
     import torch
 
     path = Path(path)
@@ -61,26 +93,70 @@ def read_checkpoint(path: str | Path) -> tuple[StoredModel, dict[str, Any]]:
             f"ckpt_path: {path} is not a shiftlab checkpoint (it carries no shiftlab config). "
             "Pass a checkpoint written by `shiftlab train`."
         )
-    config = info["config"]
-    kind = info.get("kind") or _kind_from_target(config.get("task", {}).get("_target_", ""))
-    stored = StoredModel(
+    return info, checkpoint["state_dict"]
+
+
+def stored_model(path: Path, info: dict[str, Any]) -> StoredModel:
+    """The model description of a checkpoint's ``shiftlab`` entry (or an ONNX model's
+    metadata), its kind known and its config's targets checked."""
+    kind = task_kind(str(info.get("kind")), str(path)).name
+    return StoredModel(
         path=path,
         kind=kind,
-        config=config,
+        config=check_stored_targets(info["config"], path),
         data_facts=dict(info.get("data_facts") or {}),
         metrics=dict(info.get("metrics") or {}),
         version=str(info.get("version", "unknown")),
     )
-    return stored, checkpoint["state_dict"]
+
+
+def check_stored_targets(config: Any, path: Path) -> Any:
+    """``config`` with earlier versions' targets renamed; refuses a target outside
+    :data:`TRUSTED_PACKAGES` (and the packages listed in ``SHIFTLAB_TRUSTED_TARGETS``).
+
+    Building a stored config calls every ``_target_`` in it: a checkpoint or model file
+    from elsewhere could otherwise run any function (``os.system``, a file writer) on the
+    machine that evaluates it. Classes of the trusted packages are what shiftlab's own
+    configs build; a function, or a module outside them, is refused before anything runs.
+    """
+    if isinstance(config, list):
+        return [check_stored_targets(item, path) for item in config]
+    if not isinstance(config, dict):
+        return config
+    checked = {key: check_stored_targets(value, path) for key, value in config.items()}
+    target = checked.get("_target_")
+    if target is not None:
+        target = RENAMED_TARGETS.get(str(target), str(target))
+        if not _trusted(target):
+            raise ShiftlabError(
+                f"{path} asks to build {target!r}, which is not a class of the packages "
+                f"shiftlab builds from stored files ({', '.join(TRUSTED_PACKAGES)}); building "
+                "it would run code that the file chose. Use a model file you trust. If the "
+                "model is built from your own code, name its package in the environment: "
+                f"{TRUST_VARIABLE}=<package>."
+            )
+        checked["_target_"] = target
+    return checked
+
+
+def _trusted(target: str) -> bool:
+    extra = [p.strip() for p in os.environ.get(TRUST_VARIABLE, "").split(",") if p.strip()]
+    if any(target.startswith(f"{package}.") for package in extra):
+        return True
+    module, _, name = target.rpartition(".")
+    in_package = any(module == p or module.startswith(f"{p}.") for p in TRUSTED_PACKAGES)
+    return in_package and name[:1].isupper() and name.isidentifier()
 
 
 def check_checkpoint_fits(path: str | Path, kind: str, task_choice: str | None) -> None:
-    """Refuse, before training starts, a checkpoint written for another kind of task."""
-    stored, _ = read_checkpoint(path)
-    if stored.kind != kind:
+    """Refuse, before training starts, a checkpoint written for another kind of task.
+
+    Only the kind is read: the run builds its own config, not the checkpoint's."""
+    info, _ = _load(Path(path))
+    if info.get("kind") != kind:
         task = f"task={task_choice}" if task_choice else f"the {kind} task"
         raise ShiftlabError(
-            f"ckpt_path: {path} holds a {stored.kind} model, but this run is {task} "
+            f"ckpt_path: {path} holds a {info.get('kind')} model, but this run is {task} "
             f"({kind}). Continue a run with the config it was trained with (resume=<its run "
             "directory>), or choose a checkpoint of this task."
         )
@@ -96,14 +172,3 @@ def load_task(stored: StoredModel, state_dict: dict[str, Any]):
     task.load_state_dict(state_dict)
     task.run_config = stored.config
     return task.eval()
-
-
-def _kind_from_target(target: str) -> str:
-    for name, kind in (
-        ("Regression", "regression"),
-        ("Segmentation", "segmentation"),
-        ("Classification", "classification"),
-    ):
-        if name in target:
-            return kind
-    raise ShiftlabError(f"The checkpoint's task {target!r} is not one shiftlab can predict with.")

@@ -29,7 +29,7 @@ from shiftlab.run.summary import (
     scalar_metrics,
     write_json,
 )
-from shiftlab.tasks.fitting import check_model_fits_task
+from shiftlab.tasks.fitting import check_fits
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 def _train(cfg: DictConfig) -> dict[str, Any]:
     started = time.perf_counter()
     route_library_logs()
-    check_model_fits_task(cfg.model._target_, cfg.task._target_, chosen_option("model"))
+    check_fits(cfg)
     _set_threads(cfg.get("threads"))
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -93,6 +93,7 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
 
     summary = {
         "status": "completed",
+        "kind": task.kind,
         "monitor": task.monitor,
         "monitor_mode": task.monitor_mode,
         "metrics": metrics,

@@ -33,6 +33,7 @@ class Job:
     overrides: list[str]
     status: str
     directory: Path | None = None
+    kind: str | None = None  # the task's kind (shiftlab.tasks.kinds), once the job has ended
     monitor: str | None = None
     monitor_mode: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
@@ -94,6 +95,7 @@ def _read_job_dir(directory: Path) -> Job:
     except json.JSONDecodeError:
         return job  # being written: the job is as good as unfinished
     job.status = summary.get("status", COMPLETED)
+    job.kind = summary.get("kind")
     job.monitor = summary.get("monitor") or job.monitor
     job.monitor_mode = summary.get("monitor_mode") or job.monitor_mode
     job.metrics = {k: float(v) for k, v in (summary.get("metrics") or {}).items() if _number(v)}

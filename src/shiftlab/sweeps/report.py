@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shiftlab.sweeps.jobs import COMPLETED, FAILED, Job, read_jobs
+from shiftlab.tasks.kinds import KINDS
 
 SEED_KEY = "seed"
 ERROR_CHARS = 300
@@ -182,10 +183,19 @@ def _best_jobs(jobs: list[Job]) -> dict[str, Job]:
 
 
 def _headline_metrics(jobs: list[Job]) -> list[str]:
-    """Test metrics of the whole stage (``test/iou``, not ``test/iou/<class>``): the CSV has all."""
+    """The metrics each job's task kind shows in reports (``test/iou``, ``test/dice``, ...),
+    in the registry's order; the CSV has every metric.
+
+    Jobs that did not record their kind (failed before training) add nothing; when no job
+    did, every metric of the whole stage (``test/iou``, not ``test/iou/<class>``) is shown.
+    """
     keys = {k for job in jobs for k in job.metrics}
     stage = "test/" if any(k.startswith("test/") for k in keys) else "val/"
-    return sorted(k for k in keys if k.startswith(stage) and k.count("/") == 1)
+    kinds = list(dict.fromkeys(job.kind for job in jobs if job.kind in KINDS))
+    if not kinds:
+        return sorted(k for k in keys if k.startswith(stage) and k.count("/") == 1)
+    names = dict.fromkeys(name for kind in kinds for name in KINDS[kind].report_metrics)
+    return [f"{stage}{name}" for name in names if f"{stage}{name}" in keys]
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from shiftlab.config.schema import check_value
 from shiftlab.machine import available_cores
 
 
@@ -36,10 +37,7 @@ def parallel_jobs(launcher: Any, cores: int, jobs_at_once: int | None) -> int:
 def threads_for_job(requested: int | None) -> int | None:
     """The thread count to set, or None to keep torch's default (one job on the machine)."""
     if requested is not None:
-        if requested < 1:
-            from shiftlab.errors import ConfigError
-
-            raise ConfigError(f"threads={requested} is not a thread count; use 1 or more, or null.")
+        check_value("threads", requested)
         return requested
     from hydra.core.hydra_config import HydraConfig
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import lightning as L
 import torch
 from torch import nn
 
 import shiftlab
+from shiftlab.config.schema import check_value
 from shiftlab.errors import TrainingDiverged
+from shiftlab.tasks.kinds import KINDS
 from shiftlab.tasks.padding import crop_to, pad_to_multiple
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
@@ -20,8 +22,11 @@ SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
 class Task(L.LightningModule):
     """A LightningModule around an injected network.
 
-    Subclasses name their ``kind`` (``regression``, ``segmentation``, ``classification``):
-    what predict reads and writes, and how an exported model's outputs are read.
+    Every task class names its ``kind``, a key of :data:`shiftlab.tasks.kinds.KINDS` (or
+    inherits one): the networks and data it takes, what ``predict`` reads and writes, how
+    ``export`` feeds it, the metrics its reports show. A class that names none, or one not in
+    the registry, is refused when it is defined; an intermediate base class that is never
+    trained says so with ``class MyBase(Task, abstract=True)``.
 
     Args:
         net: the network (a plain ``nn.Module``), built from the ``model`` group.
@@ -47,8 +52,7 @@ class Task(L.LightningModule):
         channels_last: bool = True,
     ) -> None:
         super().__init__()
-        if monitor_mode not in ("min", "max"):
-            raise ValueError(f"task.monitor_mode must be 'min' or 'max', got {monitor_mode!r}.")
+        check_value("task.monitor_mode", monitor_mode)
         self.channels_last = channels_last
         self.net = net.to(memory_format=torch.channels_last) if channels_last else net
         self.optimizer_factory = optimizer
@@ -61,7 +65,20 @@ class Task(L.LightningModule):
         self.run_config: dict[str, Any] | None = None
         self.data_facts: dict[str, Any] = {}
 
-    kind: str = "regression"
+    kind: ClassVar[str]
+
+    def __init_subclass__(cls, abstract: bool = False, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if abstract:
+            return
+        kind = getattr(cls, "kind", None)
+        if kind not in KINDS:
+            raise TypeError(
+                f"Task class {cls.__qualname__} declares kind = {kind!r}; a task names one of "
+                f"the kinds in shiftlab.tasks.kinds.KINDS ({', '.join(KINDS)}) as a class "
+                'attribute, e.g. kind = "segmentation" (add a TaskKind there for a new '
+                "kind), or is declared abstract: class MyBase(Task, abstract=True)."
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Run the network on ``x``, padded to the size multiple it declares, cropped back."""

@@ -58,6 +58,8 @@ class SpectrogramRegression(Task):
             on values near zero with unit spread than on raw log-magnitudes.
     """
 
+    kind = "regression"
+
     def __init__(
         self,
         net: nn.Module,
