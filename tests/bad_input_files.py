@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import csv
+import pickle
 from pathlib import Path
 
 import numpy as np
 
-from tests.helpers import write_npy_dataset, write_segmentation_folders
+from tests.helpers import write_class_folders, write_npy_dataset, write_segmentation_folders
 
 
 def write_bad_input_files(root: Path) -> None:
     """``bone.npy``/``clean.npy`` (good pairs), ``nan_bone.npy``, ``short_clean.npy``,
     ``ragged/bone.npy``/``ragged/clean.npy`` (pickled object arrays),
-    ``corrupt_images/``, ``bad_masks/``, ``empty_images/``, ``seg.ckpt`` and ``notes.txt``."""
+    ``pickle.npy`` (a pickle under a NumPy name), ``corrupt_images/``, ``bad_masks/``,
+    ``empty_images/``, ``seg.ckpt``, ``hostile.ckpt`` (its config names ``os.system``),
+    ``notes.txt``, ``images/`` and ``escaping.csv`` (a row naming ``../notes.txt``)."""
     import torch
     from PIL import Image
 
@@ -22,6 +26,7 @@ def write_bad_input_files(root: Path) -> None:
     np.save(root / "nan_bone.npy", inputs)
     np.save(root / "short_clean.npy", np.load(clean)[:, :, :-1])
     write_npy_dataset(root / "ragged", [20, 24, 18, 30] * 3, freq_bins=256, layout="sequence")
+    (root / "pickle.npy").write_bytes(pickle.dumps({"not": "an array"}))
 
     write_segmentation_folders(root / "corrupt_images", count=6, size=(32, 32))
     (root / "corrupt_images" / "train" / "train_02.png").write_bytes(b"\x89PNG not really")
@@ -35,3 +40,11 @@ def write_bad_input_files(root: Path) -> None:
     description = {"kind": "segmentation", "config": {"task": {"_target_": "x.Segmentation"}}}
     torch.save({"shiftlab": description, "state_dict": {}}, root / "seg.ckpt")
     (root / "notes.txt").write_text("not a checkpoint\n")
+    hostile = {"kind": "regression", "config": {"data": {"_target_": "os.system"}}}
+    torch.save({"shiftlab": hostile, "state_dict": {}}, root / "hostile.ckpt")
+
+    write_class_folders(root / "images", classes=("cat", "dog"), per_class=3)
+    with (root / "escaping.csv").open("w", newline="") as f:
+        csv.writer(f).writerows(
+            [["files", "type"], ["cat/cat_0.png", "cat"], ["../notes.txt", "dog"]]
+        )

@@ -29,6 +29,9 @@ TRUSTED_PACKAGES = (
 )
 # More packages to trust, comma-separated, for models built from your own code.
 TRUST_VARIABLE = "SHIFTLAB_TRUSTED_TARGETS"
+# The groups of a stored config that eval, predict and export build (callbacks and loggers
+# are a training run's own, and are not built from a stored config).
+BUILT_GROUPS = ("data", "model", "task", "optimizer", "scheduler", "trainer")
 # Targets of earlier versions, read under their current names.
 RENAMED_TARGETS = {
     "shiftlab.checkpoint_io.AtomicCheckpointIO": "shiftlab.run.checkpoint_io.AtomicCheckpointIO",
@@ -88,12 +91,18 @@ def _load(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             "epoch_NNN.ckpt of a run."
         ) from None
     info = checkpoint.get("shiftlab") if isinstance(checkpoint, dict) else None
-    if not info or not info.get("config"):
+    if not isinstance(info, dict) or not isinstance(info.get("config"), dict) or not info["config"]:
         raise ShiftlabError(
             f"ckpt_path: {path} is not a shiftlab checkpoint (it carries no shiftlab config). "
             "Pass a checkpoint written by `shiftlab train`."
         )
-    return info, checkpoint["state_dict"]
+    state_dict = checkpoint.get("state_dict")
+    if not isinstance(state_dict, dict):
+        raise ShiftlabError(
+            f"ckpt_path: {path} carries no weights (no state_dict). Pass a checkpoint written "
+            "by `shiftlab train`."
+        )
+    return info, state_dict
 
 
 def stored_model(path: Path, info: dict[str, Any]) -> StoredModel:
@@ -103,11 +112,19 @@ def stored_model(path: Path, info: dict[str, Any]) -> StoredModel:
     return StoredModel(
         path=path,
         kind=kind,
-        config=check_stored_targets(info["config"], path),
+        config=_checked_config(info["config"], path),
         data_facts=dict(info.get("data_facts") or {}),
         metrics=dict(info.get("metrics") or {}),
         version=str(info.get("version", "unknown")),
     )
+
+
+def _checked_config(config: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The stored config with the groups that are built again checked (see below)."""
+    return {
+        key: check_stored_targets(value, path) if key in BUILT_GROUPS else value
+        for key, value in config.items()
+    }
 
 
 def check_stored_targets(config: Any, path: Path) -> Any:

@@ -74,10 +74,10 @@ class Task(L.LightningModule):
         kind = getattr(cls, "kind", None)
         if kind not in KINDS:
             raise TypeError(
-                f"Task class {cls.__qualname__} declares kind = {kind!r}; a task names one of "
-                f"the kinds in shiftlab.tasks.kinds.KINDS ({', '.join(KINDS)}) as a class "
-                'attribute, e.g. kind = "segmentation" (add a TaskKind there for a new '
-                "kind), or is declared abstract: class MyBase(Task, abstract=True)."
+                f"Task class {cls.__name__} ({cls.__module__}) declares kind = {kind!r}; a "
+                f"task names one of the kinds of shiftlab.tasks.kinds.KINDS ({', '.join(KINDS)})"
+                ' as a class attribute, e.g. kind = "segmentation" (a new kind gets a TaskKind '
+                "there), or is declared abstract: class MyBase(Task, abstract=True)."
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
