@@ -12,16 +12,17 @@ from tests.conftest import REPO
 PACKAGE = REPO / "src" / "shiftlab"
 
 # Each room and the rooms it may import, lowest first. "shiftlab" is the package itself
-# (its version and config_dir); "errors" and "machine" are modules at the package root.
+# (its version and config_dir); "errors", "machine" and "lazy" are modules at its root.
 LAYERS: dict[str, set[str]] = {
     "errors": set(),
     "machine": set(),
+    "lazy": set(),
     "config": {"errors"},
     "shiftlab": {"config"},
     "visuals": set(),
     "models": {"errors"},
-    "data": {"errors", "machine", "config"},
-    "tasks": {"shiftlab", "errors", "config", "visuals"},
+    "data": {"errors", "machine", "lazy", "config"},
+    "tasks": {"shiftlab", "errors", "lazy", "config", "visuals"},
     "callbacks": set(),
     "sweeps": {"errors", "machine", "config", "tasks"},
     "run": {"shiftlab", "errors", "config", "tasks", "sweeps"},

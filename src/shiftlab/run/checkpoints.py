@@ -109,6 +109,11 @@ def stored_model(path: Path, info: dict[str, Any]) -> StoredModel:
     """The model description of a checkpoint's ``shiftlab`` entry (or an ONNX model's
     metadata), its kind known and its config's targets checked."""
     kind = task_kind(str(info.get("kind")), str(path)).name
+    if not isinstance(info.get("config"), dict):
+        raise ShiftlabError(
+            f"{path} carries no shiftlab config; use a model written by `shiftlab train` or "
+            "`shiftlab export`."
+        )
     return StoredModel(
         path=path,
         kind=kind,

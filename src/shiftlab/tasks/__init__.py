@@ -8,8 +8,7 @@ which imports no torch. The task classes are imported when first named
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from shiftlab.lazy import lazy_attributes
 
 _MODULES = {
     "ImageClassification": "classification",
@@ -20,13 +19,4 @@ _MODULES = {
 
 __all__ = sorted(_MODULES)
 
-
-def __getattr__(name: str) -> Any:
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_MODULES])
+__getattr__, __dir__ = lazy_attributes(__name__, _MODULES)
