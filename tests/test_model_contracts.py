@@ -101,7 +101,6 @@ def test_three_model_families_in_one_spectrogram_sweep(workdir):
 def test_the_tsconv_unet_segments_one_channel_images(workdir):
     run_shiftlab(
         "train",
-        "task=segmentation",
         "data=shapes_grey",
         "model=tsconv_unet",
         "data.size=50",  # not a multiple of the U-Net's 32: padded and cropped by the task

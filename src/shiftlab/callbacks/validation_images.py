@@ -1,4 +1,4 @@
-"""Show what the model predicts, in TensorBoard, every validation epoch."""
+"""Show (and play) what the model predicts, in TensorBoard, every validation epoch."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 
 class ValidationImages(L.Callback):
-    """Log pictures of the first validation samples: input, target and prediction.
+    """Log pictures of the first validation samples: input, target and prediction; and, for
+    tasks on sound, the same as audio.
 
     The task draws its own pictures (``task.validation_images(batch, outputs, n)`` returns a
-    dict of tag → H×W×3 uint8 image), so one callback serves every task. The first
+    dict of tag → H×W×3 uint8 image) and, if it has ``validation_audio``, its clips (tag →
+    (mono waveform, sample rate)), so one callback serves every task. The first
     validation batch is used (the validation loader is not shuffled: the same samples every
     epoch) with the predictions the task already computed for it.
 
@@ -45,7 +47,16 @@ class ValidationImages(L.Callback):
         writers = [lg.experiment for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
         if not writers:
             return
+        step = trainer.global_step
         images = pl_module.validation_images(batch, outputs, self.num_samples)
         for tag, image in images.items():
             for writer in writers:
-                writer.add_image(tag, image, global_step=trainer.global_step, dataformats="HWC")
+                writer.add_image(tag, image, global_step=step, dataformats="HWC")
+        if hasattr(pl_module, "validation_audio"):
+            import torch
+
+            clips = pl_module.validation_audio(batch, outputs, self.num_samples)
+            for tag, (wave, rate) in clips.items():
+                clip = torch.as_tensor(wave, dtype=torch.float32).clamp(-1, 1)[None]
+                for writer in writers:
+                    writer.add_audio(tag, clip, global_step=step, sample_rate=rate)

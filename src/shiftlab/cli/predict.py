@@ -19,4 +19,11 @@ def main(cfg: DictConfig) -> None:
     with reported(log):
         from shiftlab.inference.predicting import predict
 
-        predict(str(cfg.ckpt_path), str(cfg.input), Path(cfg.output_dir), int(cfg.batch_size))
+        predict(
+            str(cfg.ckpt_path),
+            str(cfg.input),
+            Path(cfg.output_dir),
+            int(cfg.batch_size),
+            chunk_frames=int(cfg.chunk_frames),
+            chunk_overlap=int(cfg.chunk_overlap),
+        )

@@ -88,6 +88,10 @@ RULES: tuple[Rule, ...] = (
     Rule("data.max_frames", COUNT, AT_LEAST_1, "160"),
     Rule("data.freq_bins", "null or an integer ≥ 1", _optional(AT_LEAST_1), "256"),
     Rule("data.in_channels", COUNT, AT_LEAST_1, "3"),
+    Rule("data.sample_rate", "an integer ≥ 1000 (Hz)", _integer(1000), "16000"),
+    Rule("data.n_fft", "an integer ≥ 4", _integer(4), "510"),
+    Rule("data.hop_length", COUNT, AT_LEAST_1, "128"),
+    Rule("data.segment_frames", COUNT, AT_LEAST_1, "64"),
     Rule("data.allow_pickle", "true or false", lambda v: isinstance(v, bool), "false"),
     Rule("data.num_classes", "null or an integer ≥ 1", _optional(AT_LEAST_1), "4"),
     Rule("task.monitor_mode", "'min' or 'max'", _one_of("min", "max"), "min"),
@@ -116,6 +120,10 @@ PATH_KEYS = (
     "data.csv_path",
     "data.train_data_path",
     "data.segmented_data_path",
+    "data.inputs",
+    "data.targets",
+    "data.test_inputs",
+    "data.test_targets",
 )
 
 

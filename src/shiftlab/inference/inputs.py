@@ -9,12 +9,15 @@ albumentations only: the same code serves checkpoints and ONNX files.
 from __future__ import annotations
 
 import glob
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from shiftlab.data.audio import AUDIO_SUFFIXES, Recording, read_audio
 from shiftlab.data.images import IMAGE_SUFFIXES
+from shiftlab.data.stft import STFT, features
 from shiftlab.errors import DataError
 
 
@@ -28,8 +31,13 @@ class InputFormat:
 
     suffixes: ClassVar[tuple[str, ...]]
     dynamic_axes: ClassVar[tuple[int, ...]]
+    # True when :meth:`read` returns a stack of model inputs for one file (chunks of a long
+    # recording) rather than one input: the file's stack goes through the model on its own.
+    chunked: ClassVar[bool] = False
 
-    def __init__(self, kind: str, config: dict[str, Any], facts: dict[str, Any]) -> None:
+    def __init__(
+        self, kind: str, config: dict[str, Any], facts: dict[str, Any], **options: Any
+    ) -> None:
         self.kind = kind
         self.data = config["data"]
         self.facts = facts
@@ -57,8 +65,9 @@ class InputFormat:
             )
         return files
 
-    def read(self, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-        """(model input, the picture to draw outputs on: H×W×3 uint8 for images, or None)."""
+    def read(self, path: Path) -> tuple[np.ndarray, Any]:
+        """(model input, what the writer needs besides the output: the picture to draw masks
+        on for images, the phase and rates for sound, or None)."""
         raise NotImplementedError
 
     def example_shapes(self, size_multiple: Any) -> list[tuple[int, ...]]:
@@ -107,7 +116,9 @@ class ImageFiles(InputFormat):
     suffixes = IMAGE_SUFFIXES
     dynamic_axes = (0,)  # batch
 
-    def __init__(self, kind: str, config: dict[str, Any], facts: dict[str, Any]) -> None:
+    def __init__(
+        self, kind: str, config: dict[str, Any], facts: dict[str, Any], **options: Any
+    ) -> None:
         super().__init__(kind, config, facts)
         from hydra.utils import instantiate
 
@@ -139,3 +150,70 @@ class AnySizeImageFiles(ImageFiles):
         step = max(multiple) if isinstance(multiple, (list, tuple)) else int(multiple or 1)
         c = self.channels
         return [(2, c, 2 * step + 3, 3 * step + 1), (1, c, 3 * step, 2 * step + 5)]
+
+
+@dataclass(frozen=True)
+class SpeechChunks:
+    """What :class:`SpeechWriter` needs to turn a recording's chunk outputs into a file: the
+    recording (its rates and length), the input's phase, and where each chunk's kept frames
+    go (``cores[k] = (first frame, last frame + 1, offset in the chunk)``)."""
+
+    recording: Recording
+    phase: np.ndarray
+    cores: list[tuple[int, int, int]]
+
+
+class SpeechFiles(SpectrogramFiles):
+    """Recordings (``.wav``, ``.flac``, ``.ogg``) as spectrogram chunks at the model's rate.
+
+    A long recording is cut into chunks of ``chunk_frames`` frames that overlap by
+    ``chunk_overlap``: each chunk keeps its middle, whose context on both sides is at least
+    half the overlap, so memory stays bounded and the stitched output equals the whole-file
+    output wherever the network sees no further than that (the TSConv U-Net: a few frames).
+    """
+
+    suffixes = AUDIO_SUFFIXES
+    chunked = True
+
+    def __init__(
+        self,
+        kind: str,
+        config: dict[str, Any],
+        facts: dict[str, Any],
+        chunk_frames: int = 1024,
+        chunk_overlap: int = 64,
+        **options: Any,
+    ) -> None:
+        super().__init__(kind, config, facts)
+        if not 0 <= chunk_overlap < chunk_frames or chunk_overlap % 2:
+            raise DataError(
+                f"chunk_overlap={chunk_overlap} with chunk_frames={chunk_frames}: the overlap "
+                "must be even, at least 0 and below the chunk length (e.g. chunk_frames=1024 "
+                "chunk_overlap=64)."
+            )
+        self.stft = STFT(int(self.data["n_fft"]), int(self.data["hop_length"]))
+        self.sample_rate = int(self.data["sample_rate"])
+        self.scale = self.data.get("scale", "log10_magnitude")
+        self.chunk_frames = chunk_frames
+        self.half_overlap = chunk_overlap // 2
+
+    def read(self, path: Path) -> tuple[np.ndarray, SpeechChunks]:
+        recording = read_audio(path, self.sample_rate, self.stft.n_fft)
+        values, phase = features(self.stft, recording.samples, self.scale)
+        chunks, cores = self.split(values)
+        return chunks, SpeechChunks(recording, phase, cores)
+
+    def split(self, values: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+        """Chunks (K × 1 × F × C) of the F × T ``values`` and each one's kept frames."""
+        frames = values.shape[1]
+        size = self.chunk_frames
+        if frames <= size:
+            return values[None, None], [(0, frames, 0)]
+        step = size - 2 * self.half_overlap
+        chunks, cores = [], []
+        for first in range(0, frames, step):
+            last = min(first + step, frames)
+            start = min(max(first - self.half_overlap, 0), frames - size)
+            chunks.append(values[:, start : start + size])
+            cores.append((first, last, first - start))
+        return np.stack(chunks)[:, None], cores

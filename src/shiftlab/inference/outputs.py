@@ -78,3 +78,40 @@ class ClassTableWriter(PredictionWriter):
             row = [str(path), self.class_names[best], f"{output[best]:.6f}"]
             csv.writer(f).writerow(row + [f"{p:.6f}" for p in output])
         return [self.csv_path]
+
+
+class SpeechWriter(PredictionWriter):
+    """The enhanced recording, under the input's file name, at its sample rate and length.
+
+    Chunk outputs are stitched (each chunk's kept frames), turned into a waveform with the
+    input's phase (or Griffin-Lim's, as the task was configured), and resampled back to the
+    file's rate where the model's differs.
+    """
+
+    def __init__(self, output_dir: Path, config: dict[str, Any], facts: dict[str, Any]) -> None:
+        super().__init__(output_dir, config, facts)
+        from shiftlab.data.stft import STFT
+
+        data = config["data"]
+        self.stft = STFT(int(data["n_fft"]), int(data["hop_length"]))
+        self.scale = data.get("scale", "log10_magnitude")
+        self.griffin_lim = config.get("task", {}).get("phase") == "griffin_lim"
+
+    def write(self, path: Path, x: np.ndarray, output: np.ndarray, context: Any) -> list[Path]:
+        from shiftlab.data.audio import resample, write_audio
+        from shiftlab.data.stft import griffin_lim, waveform
+
+        recording = context.recording
+        values = np.empty_like(context.phase)
+        for chunk, (first, last, offset) in zip(output, context.cores, strict=True):
+            values[:, first:last] = chunk[0][:, offset : offset + last - first]
+        length = len(recording.samples)
+        if self.griffin_lim:
+            wave = griffin_lim(self.stft, values, self.scale, length)
+        else:
+            wave = waveform(self.stft, values, context.phase, self.scale, length)
+        wave = resample(wave, recording.sample_rate, recording.file_rate)
+        wave = np.pad(wave, (0, max(0, recording.file_frames - len(wave))))
+        target = self.output_dir / path.name
+        write_audio(target, wave[: recording.file_frames], recording.file_rate)
+        return [target]

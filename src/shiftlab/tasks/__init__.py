@@ -13,6 +13,7 @@ from shiftlab.lazy import lazy_attributes
 _MODULES = {
     "ImageClassification": "classification",
     "SemanticSegmentation": "segmentation",
+    "SpeechEnhancement": "speech_enhancement",
     "SpectrogramRegression": "regression",
     "Task": "base",
 }

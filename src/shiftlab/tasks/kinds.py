@@ -30,6 +30,7 @@ SAMPLES = {
     "spectrogram_pairs": "pairs of input and target spectrograms",
     "image_mask_pairs": "images with their masks",
     "labelled_images": "images with a class label each",
+    "speech_pairs": "degraded and clean recordings of the same speech",
 }
 
 
@@ -77,6 +78,22 @@ KINDS: dict[str, TaskKind] = {
             predict_reads="shiftlab.inference.inputs:SpectrogramFiles",
             predict_writes="shiftlab.inference.outputs:SpectrogramWriter",
             report_metrics=("lsd", "lsd_baseline", "mse", "mse_baseline", "mae", "mae_baseline"),
+        ),
+        TaskKind(
+            name="speech_enhancement",
+            network_output="dense",
+            trains_on="speech_pairs",
+            model_returns="values",
+            predict_reads="shiftlab.inference.inputs:SpeechFiles",
+            predict_writes="shiftlab.inference.outputs:SpeechWriter",
+            report_metrics=(
+                "lsd",
+                "lsd_baseline",
+                "si_sdr",
+                "si_sdr_baseline",
+                "stoi",
+                "stoi_baseline",
+            ),
         ),
         TaskKind(
             name="segmentation",

@@ -9,8 +9,9 @@ import torch
 from torch import nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
 
+from shiftlab.spectral_scales import check_scale
 from shiftlab.tasks.base import OptimizerFactory, SchedulerFactory, Task
-from shiftlab.tasks.spectral_metrics import LogSpectralDistance, check_scale, valid_frames
+from shiftlab.tasks.spectral_metrics import LogSpectralDistance, valid_frames
 from shiftlab.visuals import spectrogram_panels
 
 LOSSES: dict[str, type[nn.Module]] = {

@@ -2,32 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torchmetrics import Metric
 
-# How a spectrogram's values map to decibels: x → factor · x for log scales, and
-# x → factor · log10(x) for linear ones (magnitude 20, power 10).
-LOG_SCALES: dict[str, float] = {
-    "db": 1.0,
-    "log10_magnitude": 20.0,
-    "log10_power": 10.0,
-    "ln_magnitude": 20.0 / math.log(10.0),
-    "ln_power": 10.0 / math.log(10.0),
-}
-LINEAR_SCALES: dict[str, float] = {"magnitude": 20.0, "power": 10.0}
-SCALES: tuple[str, ...] = (*LOG_SCALES, *LINEAR_SCALES)
-LINEAR_FLOOR = 1e-8  # floor of linear values before the logarithm (-160 dB magnitude)
-
-
-def check_scale(scale: str) -> str:
-    if scale not in SCALES:
-        raise ValueError(
-            f"Unknown spectrogram scale {scale!r}. Say how the data's values map to decibels "
-            f"with data.scale, one of {', '.join(SCALES)}."
-        )
-    return scale
+from shiftlab.spectral_scales import LINEAR_FLOOR, LINEAR_SCALES, LOG_SCALES, check_scale
 
 
 def to_db(x: torch.Tensor, scale: str) -> torch.Tensor:

@@ -1,0 +1,121 @@
+"""Speech-enhancement items from waveforms: STFT features on the fly, random crops for
+training, whole recordings for validation and test, and their batches.
+
+An item holds the degraded input's and the clean target's spectrogram values (1 × F × T, in
+the data's scale), the input's phase (to rebuild a waveform from a predicted magnitude) and
+both waveforms (for waveform losses and metrics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from shiftlab.data.spectrograms import pad_collate
+from shiftlab.data.stft import STFT, features
+
+# (degraded, clean) waveforms of item ``index`` for ``epoch`` (the degradation of clean-only
+# data is drawn anew each epoch; recorded pairs ignore the epoch).
+LoadPair = Callable[[int, int], tuple[np.ndarray, np.ndarray]]
+
+
+class SpeechItems(Dataset):
+    """Items of ``indices``, loaded by ``load`` and turned into features.
+
+    Training items (``segment_frames`` set) are random crops of that many frames, drawn from
+    ``(seed, epoch, index)``: the sampler hands ``(position, epoch)`` keys, so crops and
+    degradations differ per epoch and repeat across runs, in any worker. Evaluation items
+    are whole recordings (integer keys, epoch 0).
+    """
+
+    def __init__(
+        self,
+        load: LoadPair,
+        indices: Sequence[int],
+        stft: STFT,
+        scale: str,
+        segment_frames: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.load = load
+        self.indices = list(indices)
+        self.stft = stft
+        self.scale = scale
+        self.segment_frames = segment_frames
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        position, epoch = key if isinstance(key, tuple) else (key, 0)
+        index = self.indices[position]
+        noisy, clean = self.load(index, epoch)
+        if self.segment_frames is not None:
+            rng = np.random.default_rng([self.seed, epoch, index, 3])
+            noisy, clean = self._crop(noisy, clean, rng)
+        x, phase = features(self.stft, noisy, self.scale)
+        y, _ = features(self.stft, clean, self.scale)
+        return {
+            "input": torch.from_numpy(x)[None],
+            "target": torch.from_numpy(y)[None],
+            "phase": torch.from_numpy(phase)[None],
+            "noisy": torch.from_numpy(noisy),
+            "clean": torch.from_numpy(clean),
+            "index": index,
+        }
+
+    def _crop(self, noisy: np.ndarray, clean: np.ndarray, rng: np.random.Generator):
+        """A crop whose transform has exactly ``segment_frames`` frames (zero-padded when the
+        recording is shorter), starting on a hop."""
+        assert self.segment_frames is not None
+        samples = self.stft.samples_for(self.segment_frames)
+        hop = self.stft.hop_length
+        spare = len(clean) - samples
+        start = hop * int(rng.integers(0, spare // hop + 1)) if spare > 0 else 0
+        out = []
+        for wave in (noisy, clean):
+            part = wave[start : start + samples]
+            out.append(np.pad(part, (0, samples - len(part))) if len(part) < samples else part)
+        return out[0], out[1]
+
+
+def speech_collate(items: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+    """Spectrogram batches as :func:`~shiftlab.data.spectrograms.pad_collate` makes them
+    (``input``, ``target``, ``mask``, ``lengths``, ``index``), plus ``phase`` padded the same
+    way and the waveforms ``noisy`` and ``clean`` zero-padded to the longest, with their
+    lengths in ``samples``."""
+    batch = pad_collate(items)
+    longest = int(batch["lengths"].max())
+    phase = items[0]["phase"].new_zeros((len(items), *items[0]["phase"].shape[:-1], longest))
+    samples = torch.tensor([len(item["clean"]) for item in items])
+    waves = {name: torch.zeros(len(items), int(samples.max())) for name in ("noisy", "clean")}
+    for i, item in enumerate(items):
+        phase[i, ..., : item["phase"].shape[-1]] = item["phase"]
+        for name, wave in waves.items():
+            wave[i, : len(item[name])] = item[name]
+    return {**batch, "phase": phase, **waves, "samples": samples}
+
+
+class EpochSampler(Sampler[tuple[int, int]]):
+    """A shuffled order of ``(position, epoch)`` keys, drawn from ``(seed, epoch)``; Lightning
+    sets the epoch (:meth:`set_epoch`) before each one, so a resumed run sees the same order."""
+
+    def __init__(self, size: int, seed: int = 0) -> None:
+        self.size = size
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
+        return iter([(int(i), self.epoch) for i in order])
