@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "tsconv_layer": ("3. TSConv against the 3×3 convolution", ["tsconv_layer.py"]),
     "data_pipeline": ("4. Input pipelines", ["data_pipeline.py"]),
     "sweep_parallel": ("5. Sweeps: sequential against joblib", ["sweep_parallel.py"]),
+    "speech": ("6. Speech enhancement: predict speed and input pipeline", ["speech.py"]),
 }
 
 

@@ -7,6 +7,7 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import soundfile
 
 from tests.helpers import write_class_folders, write_npy_dataset, write_segmentation_folders
 
@@ -16,7 +17,8 @@ def write_bad_input_files(root: Path) -> None:
     ``ragged/bone.npy``/``ragged/clean.npy`` (pickled object arrays),
     ``pickle.npy`` (a pickle under a NumPy name), ``corrupt_images/``, ``bad_masks/``,
     ``empty_images/``, ``seg.ckpt``, ``hostile.ckpt`` (its config names ``os.system``),
-    ``notes.txt``, ``images/`` and ``escaping.csv`` (a row naming ``../notes.txt``)."""
+    ``notes.txt``, ``images/`` and ``escaping.csv`` (a row naming ``../notes.txt``), and
+    ``speech/noisy`` and ``speech/clean`` (one recording without its partner, one damaged)."""
     import torch
     from PIL import Image
 
@@ -42,6 +44,14 @@ def write_bad_input_files(root: Path) -> None:
     (root / "notes.txt").write_text("not a checkpoint\n")
     hostile = {"kind": "regression", "config": {"data": {"_target_": "os.system"}}}
     torch.save({"shiftlab": hostile, "state_dict": {}}, root / "hostile.ckpt")
+
+    for name in ("a", "b", "c", "d", "e"):
+        for side in ("noisy", "clean"):
+            folder = root / "speech" / side
+            folder.mkdir(parents=True, exist_ok=True)
+            soundfile.write(folder / f"{name}.wav", 0.1 * np.sin(np.arange(8000) / 5.0), 16000)
+    (root / "speech" / "noisy" / "b.wav").rename(root / "speech" / "noisy" / "b2.wav")
+    (root / "speech" / "clean" / "d.wav").write_bytes(b"RIFF not really a wave file")
 
     write_class_folders(root / "images", classes=("cat", "dog"), per_class=3)
     with (root / "escaping.csv").open("w", newline="") as f:

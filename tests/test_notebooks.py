@@ -15,12 +15,13 @@ from tests.conftest import REPO
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
 
-def test_the_four_notebooks_exist():
+def test_the_notebooks_exist():
     assert [p.name for p in NOTEBOOKS] == [
         "01_quickstart.ipynb",
         "02_data_gallery.ipynb",
         "03_sweep_analysis.ipynb",
         "04_tsconv.ipynb",
+        "05_speech_enhancement.ipynb",
     ]
 
 

@@ -3,8 +3,9 @@
 A source-filter voice: glottal pulses at a pitch that glides and wavers, shaped by a glottal
 low-pass and three formant resonators that move from one vowel towards another; fricative
 noise bursts high-passed above 2–5 kHz before some vowels; attacks, decays and pauses
-between syllables. Utterance ``i`` depends only on ``(seed, i)``: a dataset is identical on
-every machine, in any order, in any worker.
+between syllables; and the quiet room noise of a good recording (60 dB below the peak), so
+that pauses are not digital silence. Utterance ``i`` depends only on ``(seed, i)``: a dataset
+is identical on every machine, in any order, in any worker.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 BLOCK_SECONDS = 0.01  # formants and loudness change every 10 ms
+ROOM_NOISE = 1e-3  # RMS of the room noise relative to the peak: -60 dB
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,10 @@ class VoiceSynthesis:
     max_seconds: float = 2.5
 
     def utterance(self, seed: int, index: int) -> np.ndarray:
-        """A float32 waveform in [-1, 1] (peak 0.5), ``min_seconds`` to ``max_seconds`` long."""
+        """A float32 waveform in [-1, 1] (peak about 0.5), ``min_seconds`` to ``max_seconds``
+        long."""
+        from scipy.signal import lfilter
+
         rng = np.random.default_rng([seed, index, 7])
         length = int(rng.uniform(self.min_seconds, self.max_seconds) * self.sample_rate)
         signal = np.zeros(length)
@@ -44,7 +49,10 @@ class VoiceSynthesis:
             signal[t : t + len(part)] += part
             t += vowel + int(rng.uniform(0.03, 0.2) * self.sample_rate)
         peak = np.abs(signal).max()
-        return (0.5 * signal / peak if peak > 0 else signal).astype(np.float32)
+        signal = 0.5 * signal / peak if peak > 0 else signal
+        room = lfilter([1.0], [1.0, -0.9], rng.normal(size=length))
+        signal += ROOM_NOISE * 0.5 * room / np.sqrt(np.mean(room**2))
+        return signal.astype(np.float32)
 
     def _vowel(self, rng: np.random.Generator, base_f0: float, length: int) -> np.ndarray:
         from scipy.signal import lfilter

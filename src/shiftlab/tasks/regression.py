@@ -53,10 +53,12 @@ class SpectrogramRegression(Task):
             ``magnitude``, ... see :mod:`shiftlab.tasks.spectral_metrics`); the data config
             says it and the task follows by interpolation.
         standardize: feed the network standardised inputs, ``(x - mean) / std``, and map its
-            output back with the targets' mean and std. The statistics come from the training
-            split (``datamodule.statistics()``) at the start of fitting and are saved in the
-            checkpoint, so predictions from a checkpoint need no data. Networks train faster
-            on values near zero with unit spread than on raw log-magnitudes.
+            output back with the targets' mean and std (``true``), or with the inputs' own
+            (``input``: a network that predicts a correction to its input, such as
+            ``model.residual=true``, then starts as the identity). The statistics come from
+            the training split (``datamodule.statistics()``) at the start of fitting and are
+            saved in the checkpoint, so predictions from a checkpoint need no data. Networks
+            train faster on values near zero with unit spread than on raw log-magnitudes.
     """
 
     kind = "regression"
@@ -71,9 +73,11 @@ class SpectrogramRegression(Task):
         monitor: str = "val/lsd",
         monitor_mode: Literal["min", "max"] = "min",
         channels_last: bool = True,
-        standardize: bool = True,
+        standardize: bool | Literal["input"] = True,
     ) -> None:
         super().__init__(net, optimizer, schedulers, monitor, monitor_mode, channels_last)
+        if standardize not in (True, False, "input"):
+            raise ValueError(f"task.standardize must be true, false or input, got {standardize!r}.")
         self.standardize = standardize
         for name, value in (
             ("input_mean", 0.0),
@@ -99,7 +103,11 @@ class SpectrogramRegression(Task):
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if self.standardize and stage == "fit" and hasattr(datamodule, "statistics"):
-            for name, value in datamodule.statistics().items():
+            statistics = dict(datamodule.statistics())
+            if self.standardize == "input":
+                statistics["target_mean"] = statistics["input_mean"]
+                statistics["target_std"] = statistics["input_std"]
+            for name, value in statistics.items():
                 getattr(self, name).fill_(value)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

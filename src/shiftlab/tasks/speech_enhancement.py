@@ -64,7 +64,7 @@ class SpeechEnhancement(SpectrogramRegression):
         monitor: str = "val/lsd",
         monitor_mode: Literal["min", "max"] = "min",
         channels_last: bool = True,
-        standardize: bool = True,
+        standardize: bool | Literal["input"] = "input",
         sample_rate: int = 16_000,
         n_fft: int = 510,
         hop_length: int = 128,
