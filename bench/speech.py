@@ -80,12 +80,18 @@ def pipeline(option: str, root: Path, batches: int) -> tuple[float, float]:
                          f"paths.output_dir={root / option}"])  # fmt: skip
     data = build(cfg.data, "data")
     task = build_task(cfg, data)
-    optimizer = task.configure_optimizers()["optimizer"]
+    configured = task.configure_optimizers()
+    optimizer = configured["optimizer"] if isinstance(configured, dict) else configured[0][0]
     loader = iter(data.train_dataloader())
+    for _ in data.train_dataloader():  # one epoch first: what every later epoch costs
+        pass
     load, step = [], []
     for _ in range(batches):
         started = time.perf_counter()
-        batch = next(loader)
+        batch = next(loader, None)
+        if batch is None:  # a new epoch
+            loader = iter(data.train_dataloader())
+            batch = next(loader)
         load.append(time.perf_counter() - started)
         started = time.perf_counter()
         preds = task(batch["input"])

@@ -53,33 +53,48 @@ class STFT:
         return (frames - 1) * self.hop_length + self.n_fft - 2 * (self.n_fft // 2)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """The complex spectrogram (F × frames) of the waveform ``x`` (one axis)."""
+        """The complex spectrogram (F × frames, complex64) of the waveform ``x`` (one axis)."""
         count = self.frames(len(x))
         pad = self.n_fft // 2
         total = (count - 1) * self.hop_length + self.n_fft
-        padded = np.zeros(total, dtype=np.float64)
+        padded = np.zeros(total, dtype=np.float32)
         padded[pad : pad + len(x)] = x
-        index = np.arange(self.n_fft)[None, :] + self.hop_length * np.arange(count)[:, None]
-        return np.fft.rfft(padded[index] * self.window, axis=1).T
+        frames = np.lib.stride_tricks.sliding_window_view(padded, self.n_fft)[:: self.hop_length]
+        return np.fft.rfft(frames * self.window.astype(np.float32), axis=1).T
 
     def inverse(self, spectrogram: np.ndarray, length: int) -> np.ndarray:
-        """The waveform of ``length`` samples whose spectrogram is ``spectrogram`` (F × frames)."""
-        count = spectrogram.shape[1]
-        window = self.window
-        frames = np.fft.irfft(spectrogram.T, n=self.n_fft, axis=1) * window
-        total = (count - 1) * self.hop_length + self.n_fft
-        out = np.zeros(total, dtype=np.float64)
-        norm = np.zeros(total, dtype=np.float64)
-        for i in range(count):
-            start = i * self.hop_length
-            out[start : start + self.n_fft] += frames[i]
-            norm[start : start + self.n_fft] += window**2
-        out /= np.maximum(norm, 1e-8)
+        """The waveform of ``length`` samples whose spectrogram is ``spectrogram`` (F × frames).
+
+        The windowed frames are added in ``ceil(n_fft / hop)`` layers of frames that do not
+        overlap, each one vectorised.
+        """
+        frames = np.fft.irfft(spectrogram.T, n=self.n_fft, axis=1) * self.window.astype(np.float32)
+        signal = self._overlap_add(frames) / self._window_sum(frames.shape[0])
         pad = self.n_fft // 2
-        signal = out[pad : pad + length]
+        signal = signal[pad : pad + length]
         if len(signal) < length:
             signal = np.pad(signal, (0, length - len(signal)))
         return signal.astype(np.float32)
+
+    def _overlap_add(self, frames: np.ndarray) -> np.ndarray:
+        count, n_fft, hop = frames.shape[0], self.n_fft, self.hop_length
+        layers = -(-n_fft // hop)
+        stride = layers * hop  # frames of one layer start this far apart: no overlap
+        out = np.zeros((count - 1) * hop + n_fft + stride, dtype=frames.dtype)
+        for layer in range(layers):
+            chosen = frames[layer::layers]
+            if not len(chosen):
+                continue
+            block = np.zeros((len(chosen), stride), dtype=frames.dtype)
+            block[:, :n_fft] = chosen
+            start = layer * hop
+            out[start : start + block.size] += block.ravel()
+        return out[: (count - 1) * hop + n_fft]
+
+    def _window_sum(self, count: int) -> np.ndarray:
+        """The summed squared windows of ``count`` frames (floored: never a division by 0)."""
+        squares = np.broadcast_to((self.window**2).astype(np.float32), (count, self.n_fft))
+        return np.maximum(self._overlap_add(squares), 1e-8)
 
 
 def features(stft: STFT, x: np.ndarray, scale: str) -> tuple[np.ndarray, np.ndarray]:
@@ -91,8 +106,9 @@ def features(stft: STFT, x: np.ndarray, scale: str) -> tuple[np.ndarray, np.ndar
 
 def waveform(stft: STFT, values: np.ndarray, phase: np.ndarray, scale: str, length: int):
     """The waveform of spectrogram ``values`` (in ``scale``) with ``phase`` (both F × T)."""
-    magnitude = scale_to_magnitude(values.astype(np.float64), scale)
-    return stft.inverse(magnitude * np.exp(1j * phase.astype(np.float64)), length)
+    magnitude = scale_to_magnitude(values.astype(np.float32), scale)
+    spectrum = magnitude * (np.cos(phase) + 1j * np.sin(phase)).astype(np.complex64)
+    return stft.inverse(spectrum, length)
 
 
 def griffin_lim(
