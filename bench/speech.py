@@ -4,9 +4,10 @@ checkpoint and from the ONNX file), and the training input pipeline against the 
     .venv/bin/python bench/speech.py                  # 3 rounds, ~2 minutes on 2 cores
     .venv/bin/python bench/speech.py --seconds 120 --rounds 5 --json speech.json
 
-The model is the default TSConv U-Net of ``experiment=speech_enhancement`` (trained for one
-short epoch: speed does not depend on the weights), on one 16 kHz recording of synthetic
-speech, the two backends in turn each round. The pipeline figure is the time to load one
+The models are the U-Net of ``experiment=speech_enhancement`` and the default TSConv U-Net
+of ``model=tsconv_unet`` (each trained for one short epoch: speed does not depend on the
+weights), on one 16 kHz recording of synthetic speech, every model and backend in turn each
+round. The pipeline figure is the time to load one
 training batch (read or synthesise, degrade, crop, STFT: ``data=speech_synth`` and
 ``data=speech_wav`` from files) over the time of one training step on it, both in this
 process: below 1, a loader worker per core keeps the step fed; far below, loading in the
@@ -45,10 +46,18 @@ TRAIN = [
 ]  # fmt: skip
 
 
-def trained_model(root: Path) -> tuple[Path, Path]:
-    """A checkpoint of the default speech experiment and its ONNX export."""
-    run_quiet([str(SHIFTLAB), "train", *TRAIN, f"hydra.run.dir={root / 'run'}"], cwd=REPO)
-    checkpoint = root / "run" / "checkpoints" / "last.ckpt"
+# The experiment's U-Net, and the TSConv U-Net of the spectrogram default (model/tsconv_unet.yaml).
+MODELS = {
+    "speech experiment (31 k)": [],
+    "tsconv_unet default (4.2 k)": ["model.channels=[4,4,4,8,8,16]", "model.residual=false"],
+}
+
+
+def trained_model(root: Path, overrides: list[str]) -> tuple[Path, Path]:
+    """A checkpoint of the speech experiment (with ``overrides``) and its ONNX export."""
+    run_dir = root / f"run{len(list(root.glob('run*')))}"
+    run_quiet([str(SHIFTLAB), "train", *TRAIN, *overrides, f"hydra.run.dir={run_dir}"], cwd=REPO)
+    checkpoint = run_dir / "checkpoints" / "last.ckpt"
     run_quiet([str(SHIFTLAB), "export", f"ckpt_path={checkpoint}"], cwd=REPO)
     return checkpoint, checkpoint.with_suffix(".onnx")
 
@@ -112,7 +121,6 @@ def main() -> None:
     print(machine())
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        checkpoint, onnx_file = trained_model(root)
         inputs = recording(root, args.seconds)
 
         def timed(model: Path):
@@ -123,10 +131,16 @@ def main() -> None:
 
             return run
 
-        rtf = interleaved({"checkpoint": timed(checkpoint), "onnx": timed(onnx_file)}, args.rounds)
+        variants = {}
+        for model, overrides in MODELS.items():
+            checkpoint, onnx_file = trained_model(root, overrides)
+            variants[f"{model}, checkpoint"] = timed(checkpoint)
+            variants[f"{model}, onnx"] = timed(onnx_file)
+        rtf = interleaved(variants, args.rounds)
         print(f"\nReal-time factor of `shiftlab predict` on {args.seconds:.0f} s of 16 kHz "
-              "speech (seconds of audio per second; target ≥ 100):\n")  # fmt: skip
-        print("| model file | median | lowest | highest |")
+              "speech (seconds of audio per second, model loading included; "
+              "target ≥ 100):\n")  # fmt: skip
+        print("| model, file | median | lowest | highest |")
         print("|---|---|---|---|")
         for name, values in rtf.items():
             mid, low, high = median_spread(values)

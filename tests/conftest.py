@@ -44,6 +44,26 @@ def run_shiftlab(
     return proc
 
 
+def run_without_torch(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run Python ``code`` with torch, torchvision and Lightning refused at import, as on a
+    machine that serves an exported model without them; it must exit 0."""
+    guard = (
+        "import sys\n"
+        "class Refuse:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('torch', 'lightning', 'torchvision'):\n"
+        "            raise ImportError('refused: ' + name)\n"
+        "sys.meta_path.insert(0, Refuse())\n"
+    )
+    end = "\nprint('no torch:', 'torch' not in sys.modules)\n"
+    proc = subprocess.run(
+        [sys.executable, "-c", guard + code + end], cwd=cwd, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "no torch: True" in proc.stdout
+    return proc
+
+
 def only_run_dir(root: Path) -> Path:
     """The single run directory under ``root`` (outputs/<task_name>/runs/<time>/)."""
     runs = [p for p in root.glob("*/runs/*") if p.is_dir()]

@@ -55,6 +55,12 @@ SEGMENTATION = {
 SPECTROGRAM_SMALL = ["data.num_train=4", "data.num_val=2", "data.num_test=2",
                      "data.max_frames=12", "data.min_frames=4"]  # fmt: skip
 SHAPES_SMALL = ["data.num_train=4", "data.num_val=2", "data.num_test=2", "data.size=32"]
+SPEECH = {
+    ("data", "speech_synth"), ("data", "speech_wav"), ("task", "speech_enhancement"),
+    ("experiment", "speech_enhancement"),
+}  # fmt: skip
+SPEECH_SMALL = ["data.num_train=4", "data.num_val=2", "data.num_test=2", "data.max_seconds=1.2",
+                "data.batch_size=2"]  # fmt: skip
 CLASSIFICATION = {
     ("data", "image_folder"), ("data", "image_csv"), ("data", "fashion_mnist"),
     ("model", "layer_classifier"), ("model", "timm_classifier"), ("model", "fashion_cnn"),
@@ -120,6 +126,20 @@ def overrides_for(group: str, option: str, tmp_path: Path) -> list[str]:
             "data.num_classes=3",
             "data.batch_size=2",
         ]
+    if (group, option) == ("data", "speech_wav"):
+        import soundfile
+
+        from shiftlab.data.synthetic_voice import VoiceSynthesis
+
+        (tmp_path / "clean").mkdir()
+        for i in range(6):
+            soundfile.write(
+                tmp_path / "clean" / f"{i}.wav", VoiceSynthesis().utterance(1, i), 16000
+            )
+        return ["experiment=speech_enhancement", *extra, f"data.targets={tmp_path / 'clean'}",
+                "data.val_fraction=0.2", "data.test_fraction=0.2", "data.batch_size=2"]  # fmt: skip
+    if (group, option) in SPEECH:
+        return ["experiment=speech_enhancement", *extra, *SPEECH_SMALL]
     if (group, option) in SEGMENTATION:
         return ["experiment=segmentation_shapes", *extra, *SHAPES_SMALL]
     if group == "experiment" and option.startswith("segmentation"):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.conftest import TINY, only_run_dir, run_shiftlab
+from tests.conftest import TINY, only_run_dir, run_shiftlab, run_without_torch
 from tests.test_segmentation_cli import SMALL_SHAPES
 
 TASKS = {
@@ -105,23 +103,12 @@ def test_train_then_eval_export_and_predict(kind, workdir):
 
 def assert_predicts_without_torch(onnx_file: Path, workdir: Path) -> None:
     """predict from an .onnx file with torch, torchvision and Lightning refused at import."""
-    script = f"""
-import sys
-class Refuse:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "lightning", "torchvision"):
-            raise ImportError("refused: " + name)
-sys.meta_path.insert(0, Refuse())
-from pathlib import Path
-from shiftlab.inference.predicting import predict
-predict({str(onnx_file)!r}, "inputs", Path("no_torch"), 4)
-print("no torch:", "torch" not in sys.modules)
-"""
-    proc = subprocess.run(
-        [sys.executable, "-c", script], cwd=workdir, capture_output=True, text=True, check=False
+    run_without_torch(
+        "from pathlib import Path\n"
+        "from shiftlab.inference.predicting import predict\n"
+        f"predict({str(onnx_file)!r}, 'inputs', Path('no_torch'), 4)",
+        workdir,
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "no torch: True" in proc.stdout
     outputs = read_outputs("regression", workdir / "no_torch")
     reference = read_outputs("regression", workdir / "from_onnx")
     assert all(np.array_equal(outputs[k], reference[k]) for k in reference)

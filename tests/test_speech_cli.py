@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 
-from tests.conftest import only_run_dir, read_events, run_shiftlab
+from tests.conftest import only_run_dir, read_events, run_shiftlab, run_without_torch
 
 REAL_SPEECH = Path("/usr/share/pocketsphinx/test/data")
 TINY_SPEECH = [
@@ -80,34 +78,37 @@ def test_speech_enhancement_trains_plays_and_predicts_from_checkpoint_and_onnx(w
 
 def assert_predicts_recordings_without_torch(onnx_file: Path, workdir: Path) -> None:
     """predict from an .onnx file with torch and Lightning refused at import."""
-    script = f"""
-import sys
-class Refuse:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "lightning", "torchvision"):
-            raise ImportError("refused: " + name)
-sys.meta_path.insert(0, Refuse())
-from pathlib import Path
-from shiftlab.inference.predicting import predict
-predict({str(onnx_file)!r}, "recordings", Path("no_torch"), 4, chunk_frames=64, chunk_overlap=16)
-print("no torch:", "torch" not in sys.modules)
-"""
-    proc = subprocess.run(
-        [sys.executable, "-c", script], cwd=workdir, capture_output=True, text=True, check=False
+    run_without_torch(
+        "from pathlib import Path\n"
+        "from shiftlab.inference.predicting import predict\n"
+        f"predict({str(onnx_file)!r}, 'recordings', Path('no_torch'), 4, chunk_frames=64, "
+        "chunk_overlap=16)",
+        workdir,
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "no torch: True" in proc.stdout
     for name in ("at16k.wav", "at22k.wav", "long.flac"):
         a, _ = soundfile.read(workdir / "no_torch" / name)
         b, _ = soundfile.read(workdir / "from_onnx" / name)
         assert np.array_equal(a, b)
 
 
+def degraded_copy(clean: Path, noisy: Path) -> None:
+    """Every recording under ``clean`` degraded (as data.degradation would), same relative path."""
+    from shiftlab.data.degradation import Degradation
+
+    for i, path in enumerate(sorted(clean.rglob("*.wav"))):
+        wave, rate = soundfile.read(path, dtype="float32")
+        target = noisy / path.relative_to(clean)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(target, Degradation()(wave, rate, np.random.default_rng(i)), rate)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not REAL_SPEECH.is_dir(), reason="apt-get install pocketsphinx-testdata")
-def test_real_speech_degraded_on_the_fly_trains_and_beats_its_baseline(workdir):
+def test_real_speech_folders_train_beat_their_baseline_and_predict_at_any_rate(workdir):
+    degraded_copy(REAL_SPEECH, workdir / "noisy")
     run_shiftlab(
-        "train", "experiment=speech_enhancement", "data=speech_wav", f"data.targets={REAL_SPEECH}",
+        "train", "experiment=speech_enhancement", "data=speech_wav",
+        f"data.inputs={workdir / 'noisy'}", f"data.targets={REAL_SPEECH}",
         "data.val_fraction=0.2", "data.test_fraction=0.2", "data.batch_size=2",
         "data.segment_frames=128", "optimizer.lr=3e-3", "trainer.max_epochs=10",
         "trainer.enable_progress_bar=false", cwd=workdir,
@@ -117,15 +118,40 @@ def test_real_speech_degraded_on_the_fly_trains_and_beats_its_baseline(workdir):
     assert metrics["test/lsd"] < metrics["test/lsd_baseline"]
     splits = list(csv.DictReader((run / "splits.csv").open()))
     assert len(splits) == 10 and {r["split"] for r in splits} == {"train", "val", "test"}
-    # eval on a folder pair: the held-out recordings and their degraded copies
+    assert all(r["input"].startswith(str(workdir / "noisy")) for r in splits)
+
+    # predict real recordings at 16 kHz and at 44.1 kHz, from the checkpoint and from ONNX
+    from shiftlab.data.audio import resample
+
+    (workdir / "real").mkdir()
+    speech, rate = soundfile.read(REAL_SPEECH / "cards" / "001.wav", dtype="float32")
+    soundfile.write(workdir / "real" / "001.wav", speech, rate)
+    soundfile.write(workdir / "real" / "001_44k.wav", resample(speech, rate, 44_100), 44_100)
+    checkpoint = run / "checkpoints" / "last.ckpt"
+    run_shiftlab("export", f"ckpt_path={checkpoint}", cwd=workdir)
+    for source, folder in (
+        (checkpoint, "from_ckpt"),
+        (checkpoint.with_suffix(".onnx"), "from_onnx"),
+    ):
+        run_shiftlab("predict", f"ckpt_path={source}", "input=real", f"output_dir={folder}",
+                     cwd=workdir)  # fmt: skip
+    for name, expected_rate in (("001.wav", 16_000), ("001_44k.wav", 44_100)):
+        a, rate_a = soundfile.read(workdir / "from_ckpt" / name)
+        b, rate_b = soundfile.read(workdir / "from_onnx" / name)
+        assert rate_a == rate_b == expected_rate
+        assert len(a) == len(b) == soundfile.info(str(workdir / "real" / name)).frames
+        assert np.abs(a - b).max() <= 1e-3
+
+    # eval on a folder pair: three held-out recordings and their degraded copies
     held_out = workdir / "held_out"
-    (held_out / "clean").mkdir(parents=True)
     for row in splits[:3]:
-        target = Path(row["target"])
-        (held_out / "clean" / target.name).write_bytes(target.read_bytes())
+        for side, column in (("clean", "target"), ("noisy", "input")):
+            (held_out / side).mkdir(parents=True, exist_ok=True)
+            source = Path(row[column])
+            (held_out / side / source.name).write_bytes(source.read_bytes())
     proc = run_shiftlab(
-        "eval", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
-        f"data.test_targets={held_out / 'clean'}", cwd=workdir,
+        "eval", f"ckpt_path={checkpoint}", f"data.test_targets={held_out / 'clean'}",
+        f"data.test_inputs={held_out / 'noisy'}", cwd=workdir,
     )  # fmt: skip
     output = proc.stdout + proc.stderr
     assert "test/stoi_baseline" in output and "test/si_sdr" in output

@@ -94,6 +94,7 @@ def test_a_sweep_over_experiments_keeps_every_job_in_one_sweep_directory(workdir
     assert [r["experiment"] for r in rows] == [
         "conv_unet_synth",
         "segmentation_shapes",
+        "speech_enhancement",
         "tsconv_synth",
     ]
     assert all(r["status"] == "completed" for r in rows)
