@@ -2,8 +2,8 @@
 format, named by a task kind in :mod:`shiftlab.tasks.kinds`.
 
 An input format also tells ``export`` which axes of the model input are dynamic and gives
-example inputs to compare the exported model with PyTorch. numpy, Pillow and
-albumentations only: the same code serves checkpoints and ONNX files.
+example inputs to compare the exported model with PyTorch. numpy, Pillow, albumentations,
+soundfile and scipy only, no torch: the same code serves checkpoints and ONNX files.
 """
 
 from __future__ import annotations
