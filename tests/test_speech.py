@@ -127,6 +127,16 @@ def test_bad_recordings_get_one_paragraph_naming_the_file(tmp_path, damage, mess
                 data.datasets[split][i]
 
 
+def test_several_crops_of_each_recording_make_an_epoch():
+    data = SpeechSynth(num_train=3, num_val=1, num_test=1, crops_per_item=4, max_seconds=1.2)
+    data.setup()
+    train = data.datasets["train"]
+    assert len(train) == 12 and len(data.train_dataloader()) == 1  # batch 16
+    crops = [train[(position, 0)]["input"] for position in (0, 3, 6)]  # item 0, three times
+    assert all(c.shape == (1, 256, 64) for c in crops)
+    assert not torch.equal(crops[0], crops[1]) and not torch.equal(crops[1], crops[2])
+
+
 def test_degradation_follows_seed_epoch_and_item():
     data = SpeechSynth(num_train=2, num_val=1, num_test=1, seed=3, max_seconds=1.2)
     same = [data.load_pair(0, epoch=1)[0] for _ in range(2)]

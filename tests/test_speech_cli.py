@@ -109,13 +109,13 @@ def test_real_speech_folders_train_beat_their_baseline_and_predict_at_any_rate(w
     run_shiftlab(
         "train", "experiment=speech_enhancement", "data=speech_wav",
         f"data.inputs={workdir / 'noisy'}", f"data.targets={REAL_SPEECH}",
-        "data.val_fraction=0.2", "data.test_fraction=0.2", "data.batch_size=2",
-        "data.segment_frames=128", "optimizer.lr=3e-3", "trainer.max_epochs=10",
+        "data.val_fraction=0.2", "data.test_fraction=0.2", "data.batch_size=8",
+        "data.crops_per_item=16", "optimizer.lr=3e-3", "trainer.max_epochs=8",
         "trainer.enable_progress_bar=false", cwd=workdir,
     )  # fmt: skip
     (run,) = (workdir / "outputs" / "speech_enhancement" / "runs").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())["metrics"]
-    assert metrics["test/lsd"] < metrics["test/lsd_baseline"]
+    assert metrics["test/lsd"] < metrics["test/lsd_baseline"] - 1.0  # dB
     splits = list(csv.DictReader((run / "splits.csv").open()))
     assert len(splits) == 10 and {r["split"] for r in splits} == {"train", "val", "test"}
     assert all(r["input"].startswith(str(workdir / "noisy")) for r in splits)

@@ -92,6 +92,7 @@ RULES: tuple[Rule, ...] = (
     Rule("data.n_fft", "an integer ≥ 4", _integer(4), "510"),
     Rule("data.hop_length", COUNT, AT_LEAST_1, "128"),
     Rule("data.segment_frames", COUNT, AT_LEAST_1, "64"),
+    Rule("data.crops_per_item", COUNT, AT_LEAST_1, "4"),
     Rule("data.allow_pickle", "true or false", lambda v: isinstance(v, bool), "false"),
     Rule("data.num_classes", "null or an integer ≥ 1", _optional(AT_LEAST_1), "4"),
     Rule("task.monitor_mode", "'min' or 'max'", _one_of("min", "max"), "min"),

@@ -27,9 +27,10 @@ class SpeechItems(Dataset):
     """Items of ``indices``, loaded by ``load`` and turned into features.
 
     Training items (``segment_frames`` set) are random crops of that many frames, drawn from
-    ``(seed, epoch, index)``: the sampler hands ``(position, epoch)`` keys, so crops and
-    degradations differ per epoch and repeat across runs, in any worker. Evaluation items
-    are whole recordings (integer keys, epoch 0).
+    ``(seed, epoch, index, repeat)``: the sampler hands ``(position, epoch)`` keys, so crops
+    and degradations differ per epoch and repeat across runs, in any worker. ``repeats``
+    crops of each recording make one epoch (more steps per epoch from a small corpus).
+    Evaluation items are whole recordings (integer keys, epoch 0).
     """
 
     def __init__(
@@ -40,23 +41,26 @@ class SpeechItems(Dataset):
         scale: str,
         segment_frames: int | None = None,
         seed: int = 0,
+        repeats: int = 1,
     ) -> None:
         self.load = load
         self.indices = list(indices)
+        self.repeats = repeats
         self.stft = stft
         self.scale = scale
         self.segment_frames = segment_frames
         self.seed = seed
 
     def __len__(self) -> int:
-        return len(self.indices)
+        return len(self.indices) * self.repeats
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         position, epoch = key if isinstance(key, tuple) else (key, 0)
+        repeat, position = divmod(position, len(self.indices))
         index = self.indices[position]
         noisy, clean = self.load(index, epoch)
         if self.segment_frames is not None:
-            rng = np.random.default_rng([self.seed, epoch, index, 3])
+            rng = np.random.default_rng([self.seed, epoch, index, 3, repeat])
             noisy, clean = self._crop(noisy, clean, rng)
         x, phase = features(self.stft, noisy, self.scale)
         y, _ = features(self.stft, clean, self.scale)

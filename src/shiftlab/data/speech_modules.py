@@ -40,6 +40,8 @@ class SpeechDataModule(L.LightningDataModule):
         freq_bins: ``n_fft // 2 + 1``, stated so that models follow it by interpolation.
         scale: how spectrogram values map to decibels (``log10_magnitude``, ``db``, ...).
         segment_frames: frames of each training crop; validation and test see whole files.
+        crops_per_item: training crops of each recording per epoch (a small corpus gives
+            more steps per epoch).
         degradation: the ranges of the degradation made from clean speech (see
             :class:`~shiftlab.data.degradation.Degradation`), where no degraded recordings
             are given.
@@ -59,6 +61,7 @@ class SpeechDataModule(L.LightningDataModule):
         freq_bins: int = 256,
         scale: str = "log10_magnitude",
         segment_frames: int = 64,
+        crops_per_item: int = 1,
         degradation: Mapping[str, Any] | None = None,
         seed: int | None = 0,
         batch_size: int = 16,
@@ -83,11 +86,13 @@ class SpeechDataModule(L.LightningDataModule):
         check_value("data.batch_size", batch_size)
         check_value("data.eval_batch_size", eval_batch_size)
         check_value("data.segment_frames", segment_frames)
+        check_value("data.crops_per_item", crops_per_item)
         self.sample_rate = sample_rate
         self.freq_bins = freq_bins
         self.in_channels, self.out_channels = in_channels, out_channels
         self.scale = check_scale(scale)
         self.segment_frames = segment_frames
+        self.crops_per_item = crops_per_item
         self.degradation = Degradation(**dict(degradation or {}))
         self.seed = torch.initial_seed() % 2**32 if seed is None else seed
         self.batch_size = batch_size
@@ -124,10 +129,12 @@ class SpeechDataModule(L.LightningDataModule):
                     f"The {split} split of the speech data is empty; add recordings or raise "
                     f"data.{split}_fraction / data.num_{split}."
                 )
-            segment = self.segment_frames if split == "train" else None
+            train = split == "train"
             self.datasets[split] = SpeechItems(
-                load, indices, self.stft, self.scale, segment, self.seed
-            )
+                load, indices, self.stft, self.scale,
+                self.segment_frames if train else None, self.seed,
+                self.crops_per_item if train else 1,
+            )  # fmt: skip
 
     def statistics(self) -> dict[str, float]:
         """Mean and standard deviation of training inputs and targets (on up to 64 crops of
