@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import CONF, run_shiftlab, shiftlab_executable
 
 
@@ -117,3 +119,11 @@ def test_quick_help_is_hydras_help_with_the_overrides(workdir):
     ).stdout  # fmt: skip
     assert ours == hydras
     assert "model: conv_unet, fashion_cnn," in ours and "block_conv: conv" in ours
+
+
+@pytest.mark.parametrize("words", ["train --help", "train --cfg job", "predict --help"])
+def test_output_piped_into_head_ends_quietly(words, workdir):
+    command = f"{' '.join(shiftlab_executable())} {words} | head -n 1"
+    proc = subprocess.run(command, shell=True, cwd=workdir, capture_output=True, text=True)
+    assert proc.stdout.count("\n") == 1
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr

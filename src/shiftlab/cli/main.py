@@ -57,6 +57,17 @@ def usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the command; output piped into a reader that stops early (``| head``) ends it
+    quietly, as other command-line tools do."""
+    try:
+        _main(argv)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit must not fail too
+        raise SystemExit(141) from None  # 128 + SIGPIPE, as a shell reports it
+
+
+def _main(argv: list[str] | None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
     program = sys.argv[0]
     if not args or args[0] in ("-h", "--help"):
