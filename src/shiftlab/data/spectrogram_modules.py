@@ -11,7 +11,12 @@ from shiftlab.config.schema import check_split_fractions, check_value
 from shiftlab.data.loader_settings import loader_workers
 from shiftlab.data.loader_settings import pin_memory as pin_memory_default
 from shiftlab.data.npy_reader import Spectrograms, read_spectrograms
-from shiftlab.data.spectrograms import LengthGroupedSampler, SpectrogramPairs, pad_collate
+from shiftlab.data.spectrograms import (
+    LengthGroupedSampler,
+    SpectrogramPairs,
+    pad_collate,
+    standardisation_statistics,
+)
 from shiftlab.data.splits import SPLITS, split_off, write_split_file
 from shiftlab.data.synthetic_speech import SpeechSynthesis
 from shiftlab.errors import ConfigError, DataError
@@ -90,11 +95,7 @@ class SpectrogramDataModule(L.LightningDataModule):
         """
         if self._statistics is None:
             dataset = self._split("train")
-            self._statistics = {}
-            for name, arrays in (("input", dataset.inputs), ("target", dataset.targets)):
-                values = torch.cat([a.reshape(-1) for a in arrays]).double()
-                self._statistics[f"{name}_mean"] = float(values.mean())
-                self._statistics[f"{name}_std"] = float(values.std().clamp_min(1e-8))
+            self._statistics = standardisation_statistics(dataset.inputs, dataset.targets)
         return self._statistics
 
     def train_dataloader(self) -> DataLoader:

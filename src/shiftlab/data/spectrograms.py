@@ -53,6 +53,20 @@ class SpectrogramPairs(Dataset):
         return [x.shape[-1] for x in self.inputs]
 
 
+def standardisation_statistics(
+    inputs: Sequence[torch.Tensor], targets: Sequence[torch.Tensor]
+) -> dict[str, float]:
+    """``input_mean``, ``input_std``, ``target_mean`` and ``target_std`` over all values of
+    the given spectrograms: what tasks that standardise their network's inputs and outputs
+    read once, at setup, and keep in the checkpoint."""
+    statistics = {}
+    for name, arrays in (("input", inputs), ("target", targets)):
+        values = torch.cat([a.reshape(-1) for a in arrays]).double()
+        statistics[f"{name}_mean"] = float(values.mean())
+        statistics[f"{name}_std"] = float(values.std().clamp_min(1e-8))
+    return statistics
+
+
 def pad_collate(items: Sequence[dict]) -> dict[str, torch.Tensor]:
     """Stack items into a batch, zero-padding T to the longest and marking real frames.
 

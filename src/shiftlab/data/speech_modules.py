@@ -21,6 +21,7 @@ from shiftlab.data.audio import audio_files, read_audio
 from shiftlab.data.degradation import Degradation
 from shiftlab.data.loader_settings import loader_workers
 from shiftlab.data.loader_settings import pin_memory as pin_memory_default
+from shiftlab.data.spectrograms import standardisation_statistics
 from shiftlab.data.speech import EpochSampler, LoadPair, SpeechItems, speech_collate
 from shiftlab.data.splits import SPLITS, split_off, write_split_file
 from shiftlab.data.stft import STFT
@@ -143,11 +144,9 @@ class SpeechDataModule(L.LightningDataModule):
             dataset = self._split("train")
             count = min(len(dataset), STATISTICS_ITEMS)
             items = [dataset[(i, 0)] for i in range(count)]
-            self._statistics = {}
-            for name in ("input", "target"):
-                values = torch.cat([item[name].reshape(-1) for item in items]).double()
-                self._statistics[f"{name}_mean"] = float(values.mean())
-                self._statistics[f"{name}_std"] = float(values.std().clamp_min(1e-8))
+            self._statistics = standardisation_statistics(
+                [item["input"] for item in items], [item["target"] for item in items]
+            )
         return self._statistics
 
     def train_dataloader(self) -> DataLoader:

@@ -174,9 +174,11 @@ class SpeechEnhancement(SpectrogramRegression):
     def validation_audio(
         self, batch: dict[str, torch.Tensor], outputs: dict[str, Any], num_samples: int
     ) -> dict[str, tuple[np.ndarray, int]]:
-        """The first recordings as ``degraded``, ``enhanced`` and ``clean`` audio clips."""
+        """The first recordings (at most ``task.num_audio``) as ``degraded``, ``enhanced`` and
+        ``clean`` audio clips."""
         clips = {}
-        for k, (noisy, enhanced, clean) in enumerate(outputs["waves"][: self.num_audio]):
+        shown = min(num_samples, self.num_audio)
+        for k, (noisy, enhanced, clean) in enumerate(outputs["waves"][:shown]):
             for name, wave in (("degraded", noisy), ("enhanced", enhanced), ("clean", clean)):
                 clips[f"val/audio/{k}_{name}"] = (wave, self.sample_rate)
         return clips
