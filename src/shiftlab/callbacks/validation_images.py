@@ -14,7 +14,8 @@ class ValidationImages(L.Callback):
 
     The task draws its own pictures (``task.validation_images(batch, outputs, n)`` returns a
     dict of tag → H×W×3 uint8 image) and, if it has ``validation_audio``, its clips (tag →
-    (mono waveform, sample rate)), so one callback serves every task. The first
+    (mono waveform, sample rate)), and if it has ``validation_text``, Markdown (the values
+    the clips have and were given), so one callback serves every task. The first
     validation batch is used (the validation loader is not shuffled: the same samples every
     epoch) with the predictions the task already computed for it.
 
@@ -60,3 +61,7 @@ class ValidationImages(L.Callback):
                 clip = torch.as_tensor(wave, dtype=torch.float32).clamp(-1, 1)[None]
                 for writer in writers:
                     writer.add_audio(tag, clip, global_step=step, sample_rate=rate)
+        if hasattr(pl_module, "validation_text"):
+            for tag, text in pl_module.validation_text(batch, outputs, self.num_samples).items():
+                for writer in writers:
+                    writer.add_text(tag, text, global_step=step)

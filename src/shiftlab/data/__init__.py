@@ -10,6 +10,9 @@ from __future__ import annotations
 from shiftlab.lazy import lazy_attributes
 
 _MODULES = {
+    "AudioCSV": "audio_modules",
+    "DrumsSynth": "audio_modules",
+    "LabelledAudioDataModule": "audio_modules",
     "ClassificationDataModule": "classification_modules",
     "FashionMNIST": "classification_modules",
     "ImageCSV": "classification_modules",
@@ -23,6 +26,7 @@ _MODULES = {
     "SpectrogramDataModule": "spectrogram_modules",
     "SpectrogramNpy": "spectrogram_modules",
     "SpectrogramSynth": "spectrogram_modules",
+    "TonesSynth": "audio_modules",
 }
 
 __all__ = sorted(_MODULES)

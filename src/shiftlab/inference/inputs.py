@@ -217,3 +217,87 @@ class SpeechFiles(SpectrogramFiles):
             chunks.append(values[:, start : start + size])
             cores.append((first, last, first - start))
         return np.stack(chunks)[:, None], cores
+
+
+@dataclass(frozen=True)
+class WaveformChunks:
+    """What :class:`~shiftlab.inference.outputs.PitchWriter` needs besides the chunk
+    outputs: the recording and how many frames it has."""
+
+    recording: Recording
+    frames: int
+
+
+class WaveformFrames(InputFormat):
+    """Recordings (``.wav``, ``.flac``, ``.ogg``) at the model's rate, for frame networks:
+    padded by half a frame at each end (frame ``i`` centred on sample ``i * hop``) and cut
+    into chunks of ``chunk_frames`` frames, each with the samples its frames need, so memory
+    stays bounded and the frames are exactly those of the whole recording.
+
+    Args:
+        chunk_frames: frames per chunk (1024: about 10 s at a 10 ms hop).
+    """
+
+    suffixes = AUDIO_SUFFIXES
+    dynamic_axes = (0, 1)  # batch, samples
+    chunked = True
+
+    def __init__(
+        self,
+        kind: str,
+        config: dict[str, Any],
+        facts: dict[str, Any],
+        chunk_frames: int = 1024,
+        **options: Any,
+    ) -> None:
+        super().__init__(kind, config, facts)
+        if chunk_frames < 1:
+            raise DataError(f"chunk_frames={chunk_frames}: a chunk holds at least one frame.")
+        self.sample_rate = int(self.data["sample_rate"])
+        self.hop_length = int(config["task"]["hop_length"])
+        self.frame_length = int(facts.get("frame_length") or 1024)
+        self.chunk_frames = chunk_frames
+
+    def read(self, path: Path) -> tuple[np.ndarray, WaveformChunks]:
+        from shiftlab.data.frames import centre_padded, frame_count
+
+        recording = read_audio(path, self.sample_rate)
+        frames = frame_count(len(recording.samples), self.hop_length)
+        padded = centre_padded(recording.samples, self.frame_length)
+        per_chunk = min(self.chunk_frames, frames)
+        length = (per_chunk - 1) * self.hop_length + self.frame_length
+        chunks = []
+        for first in range(0, frames, per_chunk):
+            piece = padded[first * self.hop_length : first * self.hop_length + length]
+            chunks.append(np.pad(piece, (0, length - len(piece))))
+        return np.stack(chunks).astype(np.float32), WaveformChunks(recording, frames)
+
+    def example_shapes(self, size_multiple: Any) -> list[tuple[int, ...]]:
+        return [
+            (2, self.frame_length + 37 * self.hop_length),
+            (1, self.frame_length + 64 * self.hop_length),
+        ]
+
+
+class WaveformClips(InputFormat):
+    """Recordings at the model's rate as the clips it was tested on: the first
+    ``clip_seconds`` of each (a shorter one padded with silence)."""
+
+    suffixes = AUDIO_SUFFIXES
+    dynamic_axes = (0,)  # batch
+
+    def __init__(
+        self, kind: str, config: dict[str, Any], facts: dict[str, Any], **options: Any
+    ) -> None:
+        super().__init__(kind, config, facts)
+        self.sample_rate = int(self.data["sample_rate"])
+        self.samples = int(
+            facts.get("samples") or round(self.data["clip_seconds"] * self.sample_rate)
+        )
+
+    def read(self, path: Path) -> tuple[np.ndarray, None]:
+        samples = read_audio(path, self.sample_rate).samples[: self.samples]
+        return np.pad(samples, (0, self.samples - len(samples))).astype(np.float32), None
+
+    def example_shapes(self, size_multiple: Any) -> list[tuple[int, ...]]:
+        return [(2, self.samples), (3, self.samples)]

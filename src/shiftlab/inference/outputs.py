@@ -115,3 +115,58 @@ class SpeechWriter(PredictionWriter):
         target = self.output_dir / path.name
         write_audio(target, wave[: recording.file_frames], recording.file_rate)
         return [target]
+
+
+class PitchWriter(PredictionWriter):
+    """``predictions.csv``: one row per recording, its median pitch over voiced frames (empty
+    when none is voiced), median confidence and share of voiced frames; and
+    ``<name>_pitch.csv`` per recording: time (s), f0 (Hz) and confidence of every frame, the
+    pitch decoded as the task was configured (peak or Viterbi)."""
+
+    def __init__(self, output_dir: Path, config: dict[str, Any], facts: dict[str, Any]) -> None:
+        super().__init__(output_dir, config, facts)
+        task = config["task"]
+        self.hop_seconds = int(task["hop_length"]) / int(config["data"]["sample_rate"])
+        self.viterbi = bool(task.get("viterbi", False))
+        self.threshold = float(task.get("voicing_threshold", 0.5))
+        self.csv_path = output_dir / "predictions.csv"
+        with self.csv_path.open("w", newline="") as f:
+            csv.writer(f).writerow(["file", "f0", "confidence", "voiced_share"])
+
+    def write(self, path: Path, x: np.ndarray, output: np.ndarray, context: Any) -> list[Path]:
+        from shiftlab.pitch_bins import decode
+
+        activations = output.reshape(-1, output.shape[-1])[: context.frames]
+        f0, confidence = decode(activations, self.viterbi)
+        voiced = confidence >= self.threshold
+        track = self.output_dir / f"{path.stem}_pitch.csv"
+        with track.open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["time", "f0", "confidence"])
+            for i, (hz, conf) in enumerate(zip(f0, confidence, strict=True)):
+                writer.writerow([f"{i * self.hop_seconds:.3f}", f"{hz:.2f}", f"{conf:.4f}"])
+        median = f"{np.median(f0[voiced]):.2f}" if voiced.any() else ""
+        with self.csv_path.open("a", newline="") as f:
+            row = [str(path), median, f"{np.median(confidence):.4f}", f"{voiced.mean():.4f}"]
+            csv.writer(f).writerow(row)
+        return [self.csv_path, track]
+
+
+class TargetTableWriter(PredictionWriter):
+    """``predictions.csv``: one row per recording, ``file`` and its predicted value of every
+    target (named as in the training data)."""
+
+    def __init__(self, output_dir: Path, config: dict[str, Any], facts: dict[str, Any]) -> None:
+        super().__init__(output_dir, config, facts)
+        count = int(facts.get("num_outputs") or config["task"].get("num_outputs") or 1)
+        names = facts.get("target_names") or config["task"].get("target_names")
+        self.names = list(names or [f"target_{k}" for k in range(count)])
+        self.csv_path = output_dir / "predictions.csv"
+        with self.csv_path.open("w", newline="") as f:
+            csv.writer(f).writerow(["file", *self.names])
+
+    def write(self, path: Path, x: np.ndarray, output: np.ndarray, context: Any) -> list[Path]:
+        values = np.asarray(output).reshape(-1)
+        with self.csv_path.open("a", newline="") as f:
+            csv.writer(f).writerow([str(path), *(f"{v:.6g}" for v in values)])
+        return [self.csv_path]

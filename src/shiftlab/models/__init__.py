@@ -1,15 +1,19 @@
 """Networks: plain ``nn.Module``s that know nothing of Lightning or file formats."""
 
 from shiftlab.models.classifiers import LayerClassifier, TimmClassifier
+from shiftlab.models.crepe import Crepe
 from shiftlab.models.smp_models import SMPSegmentor
 from shiftlab.models.tsconv import TSConv2d, time_shift
 from shiftlab.models.unet import TSConvUNet
+from shiftlab.models.waveform_layers import WaveformLayers
 
 __all__ = [
+    "Crepe",
     "LayerClassifier",
     "SMPSegmentor",
     "TSConv2d",
     "TSConvUNet",
     "TimmClassifier",
+    "WaveformLayers",
     "time_shift",
 ]

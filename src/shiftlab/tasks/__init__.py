@@ -11,11 +11,14 @@ from __future__ import annotations
 from shiftlab.lazy import lazy_attributes
 
 _MODULES = {
+    "AudioRegression": "audio_regression",
     "ImageClassification": "classification",
+    "PitchEstimation": "pitch",
     "SemanticSegmentation": "segmentation",
     "SpeechEnhancement": "speech_enhancement",
     "SpectrogramRegression": "regression",
     "Task": "base",
+    "WaveformTask": "waveform",
 }
 
 __all__ = sorted(_MODULES)

@@ -8,6 +8,7 @@ from shiftlab.visuals.masks import (
     overlay,
     sample_grid,
 )
+from shiftlab.visuals.sound import pitch_track_image, predicted_against_true
 from shiftlab.visuals.spectrograms import spectrogram_panels
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "displayable",
     "framed",
     "overlay",
+    "pitch_track_image",
+    "predicted_against_true",
     "sample_grid",
     "spectrogram_panels",
 ]
