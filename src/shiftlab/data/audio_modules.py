@@ -82,7 +82,7 @@ class LabelledAudioDataModule(L.LightningDataModule):
         check_value("data.eval_batch_size", eval_batch_size)
         check_value("data.crops_per_item", crops_per_item)
         self.sample_rate = int(sample_rate)
-        self.clip_samples = int(round(clip_seconds * sample_rate))
+        self.clip_samples = round(clip_seconds * sample_rate)
         self.hop_length = int(hop_length)
         self.crops_per_item = crops_per_item
         self.seed = torch.initial_seed() % 2**32 if seed is None else seed
@@ -237,7 +237,8 @@ class AudioCSV(LabelledAudioDataModule):
         if not self.csv_path.is_file():
             raise DataError(
                 f"data.csv_path: {self.csv_path} does not exist. Give the CSV that names each "
-                f"recording ({self.file_column}) and its targets ({', '.join(self.target_columns)})."
+                f"recording ({self.file_column}) and its targets "
+                f"({', '.join(self.target_columns)})."
             )
         with self.csv_path.open(newline="") as f:
             reader = csv.DictReader(f)

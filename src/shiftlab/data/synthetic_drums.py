@@ -36,7 +36,8 @@ def bessel_zeros(orders: int = CIRCULAR_ORDERS, zeros: int = CIRCULAR_ZEROS) -> 
 
 
 def circular_mode_frequencies(radius: float, wave_speed: float = WAVE_SPEED) -> np.ndarray:
-    """Frequencies (Hz) of a circular membrane's modes, ``[m, n - 1]`` as in :func:`bessel_zeros`."""
+    """Frequencies (Hz) of a circular membrane's modes, ``[m, n - 1]`` (see
+    :func:`bessel_zeros`)."""
     return wave_speed * bessel_zeros() / (2.0 * np.pi * radius)
 
 
@@ -138,7 +139,7 @@ class DrumSynthesis:
         pulse = np.where(np.isfinite(pulse), pulse, np.pi / 4)
         amplitude = shape * pulse * rng.uniform(0.7, 1.3, size=len(frequencies))
         decay = damping * np.sqrt(frequencies / frequencies.min())
-        count = int(round(self.seconds * self.sample_rate))
+        count = round(self.seconds * self.sample_rate)
         # Struck from rest, every mode starts at zero displacement: the imaginary part of
         # exp((-decay + 2 pi i f) t). Computed a block at a time, each block the first one
         # times a constant, which is several times faster than exp and sin of every sample.

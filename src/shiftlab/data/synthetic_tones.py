@@ -68,7 +68,7 @@ class ToneSynthesis:
 
     def note(self, seed: int, index: int) -> Note:
         rng = np.random.default_rng([seed, index, 11])
-        count = int(round(self.seconds * self.sample_rate))
+        count = round(self.seconds * self.sample_rate)
         t = np.arange(count) / self.sample_rate
         curve = self._pitch_curve(t, rng)
         envelope = self._envelope(count, rng)

@@ -2,10 +2,10 @@
 
 Each side declares what it is, once: a network class its ``output`` (``dense``: a map the
 size of its input; ``vector``: one score per class of an image; ``frame_vectors``: one
-vector per waveform frame; ``clip_vector``: one per waveform clip), a data module class what its batches
-hold (``provides``: ``image_mask_pairs``, ...), a task class its ``kind``, whose entry in
-:mod:`shiftlab.tasks.kinds` says what it needs of both. Sizes are not part of the check:
-tasks pad inputs to the network's ``size_multiple`` and crop outputs back.
+vector per waveform frame; ``clip_vector``: one per waveform clip), a data module class
+what its batches hold (``provides``: ``image_mask_pairs``, ...), a task class its ``kind``,
+whose entry in :mod:`shiftlab.tasks.kinds` says what it needs of both. Sizes are not part of
+the check: tasks pad inputs to the network's ``size_multiple`` and crop outputs back.
 """
 
 from __future__ import annotations
