@@ -291,9 +291,8 @@ def test_audio_csv_reads_targets_splits_and_pitch_files(tmp_path):
     labels = write_notes(tmp_path / "notes", count=10)
     note = ToneSynthesis().note(9, 0)
     times = np.arange(len(note.frame_f0)) * 0.01
-    (tmp_path / "notes" / "n0.f0.csv").write_text(
-        "time,f0\n" + "".join(f"{t:.2f},{f:.3f}\n" for t, f in zip(times, note.frame_f0, strict=True))
-    )
+    lines = [f"{t:.2f},{f:.3f}" for t, f in zip(times, note.frame_f0, strict=True)]
+    (tmp_path / "notes" / "n0.f0.csv").write_text("time,f0\n" + "\n".join(lines) + "\n")
     data = audio_csv(tmp_path / "notes", labels, ("f0", "size"),
                      splits_file=str(tmp_path / "splits.csv"))  # fmt: skip
     data.setup()
