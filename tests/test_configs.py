@@ -61,6 +61,14 @@ SPEECH = {
 }  # fmt: skip
 SPEECH_SMALL = ["data.num_train=4", "data.num_val=2", "data.num_test=2", "data.max_seconds=1.2",
                 "data.batch_size=2"]  # fmt: skip
+WAVEFORM = {
+    ("data", "drums_synth"), ("data", "tones_synth"), ("data", "audio_csv"),
+    ("model", "crepe"), ("model", "waveform_layers"), ("task", "pitch"),
+    ("task", "audio_regression"), ("experiment", "drum_size_crepe"),
+    ("experiment", "pitch_crepe"),
+}  # fmt: skip
+WAVEFORM_SMALL = ["data.num_train=8", "data.num_val=4", "data.num_test=4", "data.batch_size=4",
+                  "data.eval_batch_size=4"]  # fmt: skip
 CLASSIFICATION = {
     ("data", "image_folder"), ("data", "image_csv"), ("data", "fashion_mnist"),
     ("model", "layer_classifier"), ("model", "timm_classifier"), ("model", "fashion_cnn"),
@@ -103,8 +111,35 @@ def classification_overrides(group: str, option: str, tmp_path: Path) -> list[st
     ]
 
 
+def waveform_overrides(group: str, option: str, extra: list[str], tmp_path: Path) -> list[str]:
+    """Waveform options run on their experiments, on a few synthetic clips or notes."""
+    if (group, option) == ("data", "audio_csv"):
+        import soundfile
+
+        from shiftlab.data.synthetic_tones import ToneSynthesis
+
+        (tmp_path / "notes").mkdir()
+        rows = ["file,f0"]
+        for i in range(10):
+            note = ToneSynthesis().note(3, i)
+            soundfile.write(tmp_path / "notes" / f"{i}.wav", note.samples, 16000)
+            rows.append(f"{i}.wav,{note.f0:.2f}")
+        (tmp_path / "notes" / "labels.csv").write_text("\n".join(rows) + "\n")
+        return ["experiment=pitch_crepe", *extra, f"data.root={tmp_path / 'notes'}",
+                "data.target_columns=[f0]", "data.val_fraction=0.2", "data.test_fraction=0.2",
+                "data.batch_size=2"]  # fmt: skip
+    if group == "experiment":
+        return [*extra, *WAVEFORM_SMALL]
+    if option == "waveform_layers":  # the experiments set CRePE's capacity
+        return ["data=drums_synth", *extra, *WAVEFORM_SMALL]
+    pitch = option in ("tones_synth", "pitch", "crepe")
+    return [f"experiment={'pitch_crepe' if pitch else 'drum_size_crepe'}", *extra, *WAVEFORM_SMALL]
+
+
 def overrides_for(group: str, option: str, tmp_path: Path) -> list[str]:
     extra = [f"{group}={option}", f"paths.output_dir={tmp_path}", f"paths.log_dir={tmp_path}"]
+    if (group, option) in WAVEFORM:
+        return waveform_overrides(group, option, extra, tmp_path)
     if (group, option) in CLASSIFICATION:
         return [*classification_overrides(group, option, tmp_path), *extra[1:]]
     if (group, option) == ("data", "spectrogram_npy"):
@@ -194,6 +229,12 @@ def test_every_option_composes_and_instantiates(group, option, tmp_path):
     with torch.no_grad():
         if "input" in batch:
             assert task(batch["input"]).shape == batch["target"].shape
+        elif "audio" in batch and task.kind == "pitch":
+            frames = 1 + batch["audio"].shape[1] // task.hop_length
+            out = task(task.centre_padded(batch["audio"]))
+            assert out.shape == (batch["audio"].shape[0], frames, 360)
+        elif "audio" in batch:
+            assert task(batch["audio"]).shape == batch["targets"].shape
         elif "label" in batch:
             assert task(batch["image"]).shape == (batch["label"].shape[0], task.num_classes)
         else:

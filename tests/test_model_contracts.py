@@ -13,7 +13,7 @@ from torch import nn
 
 from shiftlab.errors import ConfigError
 from shiftlab.tasks import SemanticSegmentation, SpectrogramRegression
-from shiftlab.tasks.fitting import check_model_fits_task, model_options
+from shiftlab.tasks.fitting import check_data_fits_task, check_model_fits_task, model_options
 from shiftlab.tasks.padding import crop_to, pad_to_multiple
 from tests.conftest import TINY, hparams_view, only_run_dir, run_shiftlab
 
@@ -127,3 +127,43 @@ def test_segmentation_task_crops_a_tsconv_unet_mask_to_the_image():
     task = SemanticSegmentation(net, functools.partial(torch.optim.Adam), num_classes=4)
     with torch.no_grad():
         assert task(torch.randn(2, 1, 50, 37)).shape == (2, 4, 50, 37)
+
+
+def test_waveform_networks_fit_the_waveform_tasks_and_nothing_else():
+    assert model_options("frame_vectors") == ["crepe"]
+    assert model_options("clip_vector") == ["waveform_layers"]
+    for model in ("shiftlab.models.Crepe", "shiftlab.models.WaveformLayers"):
+        check_model_fits_task(model, "shiftlab.tasks.AudioRegression", None)
+    check_model_fits_task("shiftlab.models.Crepe", "shiftlab.tasks.PitchEstimation", None)
+    with pytest.raises(ConfigError) as err:
+        check_model_fits_task(
+            "shiftlab.models.TSConvUNet", "shiftlab.tasks.PitchEstimation", "tsconv_unet"
+        )
+    assert "the pitch task needs one vector per frame of a waveform" in str(err.value)
+    assert "Model options that fit this task: crepe." in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        check_model_fits_task(
+            "shiftlab.models.WaveformLayers", "shiftlab.tasks.PitchEstimation", "waveform_layers"
+        )
+    assert "outputs one vector per waveform clip" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        check_model_fits_task(
+            "shiftlab.models.Crepe", "shiftlab.tasks.ImageClassification", "crepe"
+        )
+    assert "fashion_cnn, layer_classifier, timm_classifier" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        check_model_fits_task(
+            "shiftlab.models.SMPSegmentor", "shiftlab.tasks.AudioRegression", None
+        )
+    message = str(err.value)
+    assert "one vector per frame of a waveform or one vector per waveform clip" in message
+    assert "crepe, waveform_layers" in message
+
+
+def test_audio_data_names_the_tasks_that_can_use_it():
+    with pytest.raises(ConfigError) as err:
+        check_data_fits_task(
+            "shiftlab.data.TonesSynth", "shiftlab.tasks.ImageClassification", "tones_synth",
+            "classification",
+        )  # fmt: skip
+    assert "Task options that can use this data: audio_regression, pitch" in str(err.value)

@@ -93,13 +93,17 @@ def test_a_sweep_over_experiments_keeps_every_job_in_one_sweep_directory(workdir
     rows = read_report(only_sweep_dir(workdir))
     assert [r["experiment"] for r in rows] == [
         "conv_unet_synth",
+        "drum_size_crepe",
+        "pitch_crepe",
         "segmentation_shapes",
         "speech_enhancement",
         "tsconv_synth",
     ]
     assert all(r["status"] == "completed" for r in rows)
-    # one best per monitored metric: val/lsd (min) among the U-Nets, val/iou (max) alone
-    assert {r["monitor"] for r in rows if r["best"] == "True"} == {"val/lsd", "val/iou"}
+    # one best per monitored metric: val/lsd (min) among the U-Nets, the others alone
+    assert {r["monitor"] for r in rows if r["best"] == "True"} == {
+        "val/lsd", "val/iou", "val/loss", "val/raw_pitch_accuracy",
+    }  # fmt: skip
 
 
 def test_every_optimizer_option_in_one_sweep(workdir):

@@ -1,7 +1,7 @@
 """Which networks and which data a task can use, checked at launch before anything is built.
 
 Each side declares what it is, once: a network class its ``output`` (``dense``: a map the
-size of its input; ``vector``: one score per class of an image; ``frame_vectors``: one
+size of its input; ``vector``: one score per class; ``frame_vectors``: one
 vector per waveform frame; ``clip_vector``: one per waveform clip), a data module class
 what its batches hold (``provides``: ``image_mask_pairs``, ...), a task class its ``kind``,
 whose entry in :mod:`shiftlab.tasks.kinds` says what it needs of both. Sizes are not part of

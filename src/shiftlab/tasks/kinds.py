@@ -22,7 +22,7 @@ from shiftlab.errors import ShiftlabError
 # What a network returns (its class attribute ``output``), in words for messages.
 NETWORK_OUTPUTS = {
     "dense": "a map the size of its input",
-    "vector": "one score per class of an image",
+    "vector": "one score per class",
     "frame_vectors": "one vector per frame of a waveform",
     "clip_vector": "one vector per waveform clip",
 }
