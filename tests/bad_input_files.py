@@ -18,7 +18,9 @@ def write_bad_input_files(root: Path) -> None:
     ``pickle.npy`` (a pickle under a NumPy name), ``corrupt_images/``, ``bad_masks/``,
     ``empty_images/``, ``seg.ckpt``, ``hostile.ckpt`` (its config names ``os.system``),
     ``notes.txt``, ``images/`` and ``escaping.csv`` (a row naming ``../notes.txt``), and
-    ``speech/noisy`` and ``speech/clean`` (one recording without its partner, one damaged)."""
+    ``speech/noisy`` and ``speech/clean`` (one recording without its partner, one damaged),
+    and ``notes/`` (three notes, ``labels.csv`` with ``file,f0``, and CSVs naming a file
+    that is not there, ``unknown_file.csv``, or giving a pitch in words, ``text_target.csv``)."""
     import torch
     from PIL import Image
 
@@ -52,6 +54,15 @@ def write_bad_input_files(root: Path) -> None:
             soundfile.write(folder / f"{name}.wav", 0.1 * np.sin(np.arange(8000) / 5.0), 16000)
     (root / "speech" / "noisy" / "b.wav").rename(root / "speech" / "noisy" / "b2.wav")
     (root / "speech" / "clean" / "d.wav").write_bytes(b"RIFF not really a wave file")
+
+    notes = root / "notes"
+    notes.mkdir()
+    for i, hz in enumerate((220.0, 330.0, 440.0)):
+        soundfile.write(notes / f"n{i}.wav", 0.3 * np.sin(2 * np.pi * hz * np.arange(8000) / 16000),
+                        16000)  # fmt: skip
+    (notes / "labels.csv").write_text("file,f0\nn0.wav,220\nn1.wav,330\nn2.wav,440\n")
+    (notes / "unknown_file.csv").write_text("file,f0\nn0.wav,220\nmissing.wav,330\n")
+    (notes / "text_target.csv").write_text("file,f0\nn0.wav,220\nn1.wav,high\n")
 
     write_class_folders(root / "images", classes=("cat", "dog"), per_class=3)
     with (root / "escaping.csv").open("w", newline="") as f:
