@@ -6,7 +6,8 @@ and batch size, in one process.
     .venv/bin/python bench/overhead.py --cases small_cnn --rounds 5 --json overhead.json
 
 Cases: an SMP U-Net (resnet18 encoder, batches of 8×1×128×128), the TSConv U-Net on
-256×T spectrograms (the default experiment's data, batches of 16), and a small CNN on
+256×T spectrograms (the default experiment's data, batches of 16), CRePE-tiny on waveform
+frames (the pitch experiment: 8 synthetic notes a step, 16 frames of each), and a small CNN on
 28×28 Fashion-MNIST batches of 256 (needs ``apt-get install dataset-fashion-mnist``),
 where per-step overhead shows most.
 
@@ -62,6 +63,13 @@ CASES: dict[str, dict] = {
         "title": "TSConv U-Net, 16×1×256×T (T 48–160)",
         "target": 1.01,
         "overrides": ["data.num_train=256", "data.num_val=16", "data.num_test=16"],
+    },
+    "crepe_tiny": {
+        "title": "CRePE-tiny, 8 clips × 16 frames × 1024 samples (pitch)",
+        "target": 1.02,
+        "overrides": [
+            "experiment=pitch_crepe", "data.num_train=256", "data.num_val=8", "data.num_test=8",
+        ],
     },
     "small_cnn": {
         "title": "small CNN (fashion_cnn), 256×1×28×28",

@@ -178,6 +178,8 @@ class AudioRegression(WaveformTask):
         self._write_test_predictions()
 
     def _log_epoch(self, stage: str) -> None:
+        """Per-target and averaged metrics (computed over every process: ``sync_dist`` only
+        tells Lightning so)."""
         if not self.per_target[f"{stage}_mae_0"].update_called:
             return
         means: dict[str, list[float]] = {name: [] for name in PER_TARGET}
@@ -187,26 +189,28 @@ class AudioRegression(WaveformTask):
                 value = metric.compute()
                 metric.reset()
                 means[name].append(float(value))
-                self.log(f"{stage}/{name}/{target}", value)
+                self.log(f"{stage}/{name}/{target}", value, sync_dist=True)
         ratios = [m / b if b > 0 else float("nan") for m, b in
                   zip(means["mae"], means["mae_baseline"], strict=True)]  # fmt: skip
         for k, target in enumerate(self.target_names):
-            self.log(f"{stage}/mae_ratio/{target}", ratios[k])
+            self.log(f"{stage}/mae_ratio/{target}", ratios[k], sync_dist=True)
         if int(self.r2[stage].total) >= 2:  # R² needs two clips at least
             r2 = self.r2[stage].compute().reshape(-1)
             for k, target in enumerate(self.target_names):
-                self.log(f"{stage}/r2/{target}", r2[k])
-            self.log(f"{stage}/r2", r2.mean())
+                self.log(f"{stage}/r2/{target}", r2[k], sync_dist=True)
+            self.log(f"{stage}/r2", r2.mean(), sync_dist=True)
         self.r2[stage].reset()
-        self.log(f"{stage}/mae_ratio", float(np.mean(ratios)))
-        self.log(f"{stage}/relative_error", float(np.mean(means["relative_error"])))
+        self.log(f"{stage}/mae_ratio", float(np.mean(ratios)), sync_dist=True)
+        self.log(f"{stage}/relative_error", float(np.mean(means["relative_error"])), sync_dist=True)
 
     def _write_test_predictions(self) -> None:
-        """``test_predictions.csv`` and ``test_predicted_vs_true.png`` (rank zero)."""
-        if not self._test_rows or self._trainer is None or not self.trainer.is_global_zero:
+        """``test_predictions.csv`` and ``test_predicted_vs_true.png`` (rank zero, with the
+        clips of every process)."""
+        if not self._test_rows or self._trainer is None:
             return
-        rows = np.concatenate(self._test_rows)
-        rows = rows[np.argsort(rows[:, 0])]
+        rows = self.gathered_rows(np.concatenate(self._test_rows))
+        if not self.trainer.is_global_zero:
+            return
         k = self.num_outputs
         folder = Path(self.trainer.default_root_dir)
         folder.mkdir(parents=True, exist_ok=True)

@@ -198,17 +198,22 @@ class PitchEstimation(WaveformTask):
         errors.reset()
 
     def _write_per_file(self) -> None:
-        """``test_per_file.csv``: each test clip's metrics (rank zero)."""
-        if not self._per_file or self._trainer is None or not self.trainer.is_global_zero:
+        """``test_per_file.csv``: each test clip's metrics (rank zero, with the clips of
+        every process)."""
+        if not self._per_file or self._trainer is None:
+            return
+        names = list(self._per_file[0])
+        rows = self.gathered_rows(np.array([[row[n] for n in names] for row in self._per_file]))
+        if not self.trainer.is_global_zero:
             return
         path = Path(self.trainer.default_root_dir) / "test_per_file.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(self._per_file[0]))
-            writer.writeheader()
-            for row in sorted(self._per_file, key=lambda r: r["index"]):
-                writer.writerow({k: v if isinstance(v, int) or not math.isfinite(v) else f"{v:.4f}"
-                                 for k, v in row.items()})  # fmt: skip
+            writer = csv.writer(f)
+            writer.writerow(names)
+            for row in rows:
+                cells = [f"{v:.4f}" if math.isfinite(v) else "nan" for v in row[1:]]
+                writer.writerow([int(row[0]), *cells])
 
     # -- what TensorBoard shows ---------------------------------------------------------
 

@@ -93,6 +93,15 @@ class WaveformTask(Task, abstract=True):
         half = self.frame_length // 2
         return nn.functional.pad(audio, (half, self.frame_length - half))
 
+    def gathered_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Per-clip rows (first column: the clip's index) from every process under DDP, each
+        clip once, in index order (the distributed sampler repeats clips to even out)."""
+        if self._trainer is not None and self.trainer.world_size > 1:
+            local = torch.as_tensor(rows, dtype=torch.float64, device=self.device)
+            rows = self.all_gather(local).reshape(-1, rows.shape[1]).cpu().numpy()
+        _, first = np.unique(rows[:, 0], return_index=True)
+        return rows[first]
+
     def validation_audio(
         self, batch: dict[str, torch.Tensor], outputs: dict[str, Any], num_samples: int
     ) -> dict[str, tuple[np.ndarray, int]]:
