@@ -22,6 +22,7 @@ def test_the_notebooks_exist():
         "03_sweep_analysis.ipynb",
         "04_tsconv.ipynb",
         "05_speech_enhancement.ipynb",
+        "06_waveform_models.ipynb",
     ]
 
 
