@@ -17,16 +17,15 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from shiftlab.config.schema import check_split_fractions, check_value
 from shiftlab.data.audio import AUDIO_SUFFIXES, read_audio
+from shiftlab.data.epoch_loaders import EpochLoaders
 from shiftlab.data.file_lists import listed_file
 from shiftlab.data.frames import frame_centres
 from shiftlab.data.labelled_audio import Clip, LabelledClips, LoadClip
 from shiftlab.data.loader_settings import loader_workers
 from shiftlab.data.loader_settings import pin_memory as pin_memory_default
-from shiftlab.data.speech import EpochSampler
 from shiftlab.data.splits import SPLITS, split_off, write_split_file
 from shiftlab.data.synthetic_drums import PARAMETERS, DrumSynthesis
 from shiftlab.data.synthetic_tones import ToneSynthesis
@@ -35,7 +34,7 @@ from shiftlab.errors import ConfigError, DataError
 PITCH_FILE_SUFFIX = ".f0.csv"  # next to a recording: its pitch per time (``time,f0`` lines)
 
 
-class LabelledAudioDataModule(L.LightningDataModule):
+class LabelledAudioDataModule(EpochLoaders, L.LightningDataModule):
     """Shared loading of labelled clips; subclasses say where the recordings come from.
 
     Args:
@@ -138,32 +137,6 @@ class LabelledAudioDataModule(L.LightningDataModule):
         targets = self.targets_of(self._split("train").indices)
         std = np.where(targets.std(axis=0) > 1e-12, targets.std(axis=0), 1.0)
         return {"target_mean": targets.mean(axis=0).tolist(), "target_std": std.tolist()}
-
-    def train_dataloader(self) -> DataLoader:
-        dataset = self._split("train")
-        return self._loader(dataset, self.batch_size, EpochSampler(len(dataset), self.seed))
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self._split("val"), self.eval_batch_size)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(self._split("test"), self.eval_batch_size)
-
-    def _split(self, split: str) -> LabelledClips:
-        self.setup()
-        assert self.datasets is not None
-        return self.datasets[split]
-
-    def _loader(self, dataset: LabelledClips, batch_size: int, sampler=None) -> DataLoader:
-        return DataLoader(
-            dataset,
-            batch_size=batch_size,
-            sampler=sampler,
-            shuffle=False,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
-        )
 
 
 class AudioCSV(LabelledAudioDataModule):

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from shiftlab.data.epoch_loaders import epoch_item
 from shiftlab.data.frames import frame_count
 
 
@@ -66,9 +67,7 @@ class LabelledClips(Dataset):
         return len(self.indices) * self.repeats
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
-        position, epoch = key if isinstance(key, tuple) else (key, 0)
-        repeat, position = divmod(position, len(self.indices))
-        index = self.indices[position]
+        index, epoch, repeat = epoch_item(key, self.indices)
         clip = self.load(index, epoch)
         start = 0
         spare = len(clip.samples) - self.clip_samples

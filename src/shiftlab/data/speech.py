@@ -8,13 +8,14 @@ both waveforms (for waveform losses and metrics).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset
 
+from shiftlab.data.epoch_loaders import epoch_item
 from shiftlab.data.spectrograms import pad_collate
 from shiftlab.data.stft import STFT, features
 
@@ -55,9 +56,7 @@ class SpeechItems(Dataset):
         return len(self.indices) * self.repeats
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
-        position, epoch = key if isinstance(key, tuple) else (key, 0)
-        repeat, position = divmod(position, len(self.indices))
-        index = self.indices[position]
+        index, epoch, repeat = epoch_item(key, self.indices)
         noisy, clean = self.load(index, epoch)
         if self.segment_frames is not None:
             rng = np.random.default_rng([self.seed, epoch, index, 3, repeat])
@@ -103,23 +102,3 @@ def speech_collate(items: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         for name, wave in waves.items():
             wave[i, : len(item[name])] = item[name]
     return {**batch, "phase": phase, **waves, "samples": samples}
-
-
-class EpochSampler(Sampler[tuple[int, int]]):
-    """A shuffled order of ``(position, epoch)`` keys, drawn from ``(seed, epoch)``; Lightning
-    sets the epoch (:meth:`set_epoch`) before each one, so a resumed run sees the same order."""
-
-    def __init__(self, size: int, seed: int = 0) -> None:
-        self.size = size
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
-        return iter([(int(i), self.epoch) for i in order])

@@ -14,15 +14,15 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from shiftlab.config.schema import check_split_fractions, check_value
 from shiftlab.data.audio import audio_files, read_audio
 from shiftlab.data.degradation import Degradation
+from shiftlab.data.epoch_loaders import EpochLoaders
 from shiftlab.data.loader_settings import loader_workers
 from shiftlab.data.loader_settings import pin_memory as pin_memory_default
 from shiftlab.data.spectrograms import standardisation_statistics
-from shiftlab.data.speech import EpochSampler, LoadPair, SpeechItems, speech_collate
+from shiftlab.data.speech import LoadPair, SpeechItems, speech_collate
 from shiftlab.data.splits import SPLITS, split_off, write_split_file
 from shiftlab.data.stft import STFT
 from shiftlab.data.synthetic_voice import VoiceSynthesis
@@ -32,7 +32,7 @@ from shiftlab.spectral_scales import check_scale
 STATISTICS_ITEMS = 64  # training items the standardisation statistics are taken from
 
 
-class SpeechDataModule(L.LightningDataModule):
+class SpeechDataModule(EpochLoaders, L.LightningDataModule):
     """Shared loading for speech pairs; subclasses say where the waveforms come from.
 
     Args:
@@ -53,6 +53,7 @@ class SpeechDataModule(L.LightningDataModule):
 
     # What the batches hold (see shiftlab.tasks.kinds.SAMPLES): the tasks that train on it.
     provides = "speech_pairs"
+    collate = staticmethod(speech_collate)
 
     def __init__(
         self,
@@ -148,33 +149,6 @@ class SpeechDataModule(L.LightningDataModule):
                 [item["input"] for item in items], [item["target"] for item in items]
             )
         return self._statistics
-
-    def train_dataloader(self) -> DataLoader:
-        dataset = self._split("train")
-        return self._loader(dataset, self.batch_size, EpochSampler(len(dataset), self.seed))
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self._split("val"), self.eval_batch_size)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(self._split("test"), self.eval_batch_size)
-
-    def _split(self, split: str) -> SpeechItems:
-        self.setup()
-        assert self.datasets is not None
-        return self.datasets[split]
-
-    def _loader(self, dataset: SpeechItems, batch_size: int, sampler=None) -> DataLoader:
-        return DataLoader(
-            dataset,
-            batch_size=batch_size,
-            sampler=sampler,
-            shuffle=False,
-            collate_fn=speech_collate,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
-        )
 
 
 class SpeechSynth(SpeechDataModule):
