@@ -35,6 +35,10 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "data_pipeline": ("4. Input pipelines", ["data_pipeline.py"]),
     "sweep_parallel": ("5. Sweeps: sequential against joblib", ["sweep_parallel.py"]),
     "speech": ("6. Speech enhancement: predict speed and input pipeline", ["speech.py"]),
+    "audio_data": (
+        "7. Labelled audio from disk: speed and memory by corpus size",
+        ["audio_data.py"],
+    ),
 }
 
 

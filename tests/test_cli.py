@@ -79,7 +79,12 @@ def test_python_dash_m_works_too(workdir):
 
 
 def test_composing_and_help_do_not_import_torch(workdir):
-    for args in (["train", "--cfg", "job"], ["train", "--help"], ["--help"]):
+    for args in (
+        ["train", "--cfg", "job"],
+        ["train", "experiment=pitch_crepe", "--cfg", "job"],
+        ["train", "--help"],
+        ["--help"],
+    ):
         proc = subprocess.run(
             [sys.executable, "-X", "importtime", "-m", "shiftlab", *args],
             cwd=workdir,
