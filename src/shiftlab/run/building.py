@@ -3,6 +3,7 @@ trains or a checkpoint holds (network, task, optimizer and schedulers from one c
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hydra.errors import InstantiationException
@@ -26,6 +27,14 @@ def build(node: DictConfig, key: str, **kwargs: Any) -> Any:
         if isinstance(cause, ShiftlabError):
             raise cause from None
         target = node.get("_target_", "?") if isinstance(node, DictConfig) else "?"
+        unexpected = re.search(r"unexpected keyword argument '(\w+)'", str(cause))
+        if isinstance(cause, TypeError) and unexpected and unexpected.group(1) in node:
+            name = unexpected.group(1)
+            raise ConfigError(
+                f"{key}.{name} is not a setting of {target}: it came from another option "
+                f"(an experiment tuned for another {key}, or an override). Remove it with "
+                f"~{key}.{name} on the command line, or choose the {key} it was meant for."
+            ) from err
         reason = f"{type(cause).__name__}: {cause}" if cause is not None else str(err)
         raise ConfigError(
             f"{key}: could not build {target}. {reason} "
