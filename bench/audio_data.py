@@ -1,7 +1,7 @@
 """Labelled audio from disk (``data=audio_csv``): clips per second and peak memory as the
 corpus grows, so that a hundred thousand recordings cost what a hundred do per item.
 
-    .venv/bin/python bench/audio_data.py                    # 300 and 6000 notes, ~2 minutes
+    .venv/bin/python bench/audio_data.py                    # 300 and 6000 notes, ~15 seconds
     .venv/bin/python bench/audio_data.py --sizes 300 30000
 
 Each size gets a folder of 0.5 s notes (synthetic, 16 kHz wav) and a CSV of their pitch, and
