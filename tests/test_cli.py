@@ -123,7 +123,7 @@ def test_quick_help_is_hydras_help_with_the_overrides(workdir):
         cwd=workdir, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert ours == hydras
-    assert "model: conv_unet, fashion_cnn," in ours and "block_conv: conv" in ours
+    assert "model: conv_unet, crepe, fashion_cnn," in ours and "block_conv: conv" in ours
 
 
 @pytest.mark.parametrize("words", ["train --help", "train --cfg job", "predict --help"])

@@ -127,10 +127,10 @@ def test_a_task_class_that_forgets_its_kind_is_refused_when_defined():
         class Forgetful(Task):
             pass
 
-    with pytest.raises(TypeError, match="declares kind = 'pitch'"):
+    with pytest.raises(TypeError, match="declares kind = 'keyword_spotting'"):
 
         class Unregistered(Task):
-            kind = "pitch"
+            kind = "keyword_spotting"
 
     class Base(Task, abstract=True):  # an intermediate base class is allowed to have none
         pass
