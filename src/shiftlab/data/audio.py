@@ -51,6 +51,24 @@ def audio_files(folder: Path, key: str) -> dict[str, Path]:
     return {p.relative_to(folder).with_suffix("").as_posix(): p for p in files}
 
 
+def header_seconds(path: Path, remedy: str = "replace or remove it") -> float:
+    """The duration of the recording at ``path`` from its header (no samples read): what
+    data modules check of every file at launch, so a damaged or empty one stops the run
+    before training, naming it and the ``remedy``."""
+    import soundfile
+
+    try:
+        info = soundfile.info(str(path))
+    except (RuntimeError, soundfile.LibsndfileError, OSError) as err:
+        raise DataError(
+            f"Cannot read {path} as audio ({err}). The file is damaged or not a sound file; "
+            f"{remedy}."
+        ) from None
+    if info.frames == 0:
+        raise DataError(f"{path} holds no samples (an empty recording); {remedy}.")
+    return info.frames / info.samplerate
+
+
 def read_audio(path: Path, sample_rate: int, min_samples: int = 1) -> Recording:
     """The recording at ``path`` as mono float32 at ``sample_rate``.
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from shiftlab.config.schema import check_split_fractions, check_value
-from shiftlab.data.audio import AUDIO_SUFFIXES, read_audio
+from shiftlab.data.audio import AUDIO_SUFFIXES, header_seconds, read_audio
 from shiftlab.data.epoch_loaders import EpochLoaders
 from shiftlab.data.file_lists import listed_file
 from shiftlab.data.frames import frame_centres
@@ -183,7 +183,7 @@ class AudioCSV(LabelledAudioDataModule):
     def split_indices(self) -> dict[str, list[int]]:
         self._read_csv()
         for path in self.files:
-            _check_header(path)
+            header_seconds(path, "replace it or drop its row from the CSV")
         splits = split_off(list(range(len(self.files))), self.fractions, self.split_seed)
         where = {i: s for s, indices in splits.items() for i in indices}
         rows = (
@@ -438,17 +438,3 @@ def _number(text: str | None, where: str, column: str) -> float:
             "numbers (Hz for a pitch, metres for a size, ...); fix the value or drop the row."
         )
     return float(value)
-
-
-def _check_header(path: Path) -> None:
-    import soundfile
-
-    try:
-        info = soundfile.info(str(path))
-    except (RuntimeError, soundfile.LibsndfileError, OSError) as err:
-        raise DataError(
-            f"Cannot read {path} as audio ({err}). The file is damaged or not a sound file; "
-            "replace it or drop its row from the CSV."
-        ) from None
-    if info.frames == 0:
-        raise DataError(f"{path} holds no samples (an empty recording); drop its row.")

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from shiftlab.config.schema import check_split_fractions, check_value
-from shiftlab.data.audio import audio_files, read_audio
+from shiftlab.data.audio import audio_files, header_seconds, read_audio
 from shiftlab.data.degradation import Degradation
 from shiftlab.data.epoch_loaders import EpochLoaders
 from shiftlab.data.loader_settings import loader_workers
@@ -258,9 +258,9 @@ class SpeechWav(SpeechDataModule):
                                     self.split_seed))  # fmt: skip
         else:
             splits = split_off(splits["train"], self.fractions, self.split_seed)
-        seconds = [_check_header(target) for _, target, _ in self.pairs]
+        seconds = [header_seconds(target) for _, target, _ in self.pairs]
         for source in (source for source, _, _ in self.pairs if source is not None):
-            _check_header(source)
+            header_seconds(source)
         self._write_splits(splits, seconds)
         # evaluation splits by duration, so their batches need little padding
         for split in ("val", "test"):
@@ -308,19 +308,3 @@ def _pairs(inputs: str | None, targets: str, prefix: str) -> list[tuple[Path | N
             "files or move the unpaired ones out."
         )
     return [(degraded[name], clean[name], name) for name in sorted(clean)]
-
-
-def _check_header(path: Path) -> float:
-    """The duration of the recording at ``path`` from its header (no samples read)."""
-    import soundfile
-
-    try:
-        info = soundfile.info(str(path))
-    except (RuntimeError, soundfile.LibsndfileError, OSError) as err:
-        raise DataError(
-            f"Cannot read {path} as audio ({err}). The file is damaged or not a sound file; "
-            "replace or remove it."
-        ) from None
-    if info.frames == 0:
-        raise DataError(f"{path} holds no samples (an empty recording); remove it.")
-    return info.frames / info.samplerate
