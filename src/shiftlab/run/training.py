@@ -69,6 +69,9 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
     ]
     callbacks = [build(node, f"callbacks.{name}") for name, node in _items(cfg.get("callbacks"))]
     callbacks = _compatible_callbacks(callbacks, cfg, loggers)
+    pruning = _trial_pruning(cfg, task.monitor)
+    if pruning is not None:
+        callbacks.append(pruning)
     trainer: L.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
 
     if cfg.get("ckpt_path"):
@@ -81,7 +84,8 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
     checkpoint = _checkpoint_callback(trainer)
     if checkpoint is not None and checkpoint.best_model_score is not None:
         metrics[f"{checkpoint.monitor}_best"] = float(checkpoint.best_model_score)
-    if cfg.get("test", True):
+    pruned = pruning is not None and pruning.pruned_epoch is not None
+    if cfg.get("test", True) and not pruned:  # a pruned trial is not worth its test
         # The best checkpoint of this fit; without a fit, the checkpoint the user named.
         best = checkpoint.best_model_path if checkpoint is not None else ""
         trainer.test(
@@ -92,7 +96,7 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
             print_metrics_table({k: v for k, v in metrics.items() if k.startswith("test/")})
 
     summary = {
-        "status": "completed",
+        "status": "pruned" if pruned else "completed",
         "kind": task.kind,
         "monitor": task.monitor,
         "monitor_mode": task.monitor_mode,
@@ -103,6 +107,8 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
         "global_step": trainer.global_step,
         "wall_time_s": round(time.perf_counter() - started, 3),
     }
+    if pruned:
+        summary["pruned_epoch"] = pruning.pruned_epoch
     if trainer.is_global_zero:
         write_json(output_dir / "metrics.json", summary)
         _log_hyperparameters(trainer.loggers, hyperparameters(cfg), metrics, trainer.global_step)
@@ -120,6 +126,22 @@ def _set_threads(requested: int | None) -> None:
     if threads is not None:
         torch.set_num_threads(threads)
         log.info("torch uses %d CPU thread(s) in this job", threads)
+
+
+def _trial_pruning(cfg: DictConfig, monitor: str) -> Any:
+    """The callback that reports to an Optuna study, when this run is one of its trials and
+    the search prunes (``search.*``, set by shiftlab's Optuna sweeper)."""
+    search = cfg.get("search")
+    if not search or search.get("trial") is None or not search.get("pruning"):
+        return None
+    from hydra.core.hydra_config import HydraConfig
+
+    from shiftlab.sweeps.pruning import TrialPruning
+
+    settings = HydraConfig.get().sweeper.get("pruner") if HydraConfig.initialized() else None
+    if isinstance(settings, DictConfig):
+        settings = OmegaConf.to_container(settings)
+    return TrialPruning(search.storage, search.study, int(search.trial), monitor, settings)
 
 
 def _compatible_callbacks(callbacks: list, cfg: DictConfig, loggers: list[Logger]) -> list:

@@ -21,6 +21,7 @@ PLAN_FILE = "planned_jobs.yaml"
 
 COMPLETED = "completed"
 FAILED = "failed"
+PRUNED = "pruned"  # an Optuna trial its study's pruner stopped early (not a failure)
 UNFINISHED = "unfinished"  # started, no result yet: still running, or the sweep was killed
 NOT_STARTED = "not started"
 
@@ -41,6 +42,7 @@ class Job:
     wall_time_s: float | None = None
     best_checkpoint: str | None = None
     error: str | None = None
+    pruned_epoch: int | None = None
 
     @property
     def objective(self) -> float | None:
@@ -103,6 +105,7 @@ def _read_job_dir(directory: Path) -> Job:
     job.wall_time_s = summary.get("wall_time_s")
     job.best_checkpoint = summary.get("best_checkpoint")
     job.error = summary.get("error")
+    job.pruned_epoch = summary.get("pruned_epoch")
     return job
 
 

@@ -17,10 +17,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from shiftlab.sweeps.jobs import COMPLETED, FAILED, Job, read_jobs
+from shiftlab.sweeps.jobs import COMPLETED, FAILED, PRUNED, Job, read_jobs
 from shiftlab.tasks.kinds import KINDS
 
 SEED_KEY = "seed"
+# Overrides an Optuna search adds to tell each run which trial it is: bookkeeping, not settings.
+TRIAL_KEYS = ("search.storage", "search.study", "search.trial", "search.pruning")
 ERROR_CHARS = 300
 
 
@@ -48,6 +50,8 @@ class Report:
 
 def build_report(sweep_dir: Path) -> Report:
     jobs = read_jobs(Path(sweep_dir))
+    for job in jobs:
+        job.overrides = [o for o in job.overrides if _split(o)[0] not in TRIAL_KEYS]
     keyed = [dict(_split(o) for o in job.overrides) for job in jobs]
     all_keys = list(dict.fromkeys(k for overrides in keyed for k in overrides))
     swept = [k for k in all_keys if len({o.get(k) for o in keyed}) > 1]
@@ -121,6 +125,12 @@ def to_markdown(report: Report) -> str:
             f"    {rerun_command(job)}",
         ]
     lines += _seed_table(report)
+    pruned = [job for job in report.jobs if job.status == PRUNED]
+    if pruned:
+        lines += ["", "## Pruned trials", "", "Stopped early by the search's pruner: "
+                  "their objective is the last value they reported.", ""]  # fmt: skip
+        lines += [f"- job {job.number}: after epoch {job.pruned_epoch}, "
+                  f"{job.monitor} {_format(job.objective)}" for job in pruned]  # fmt: skip
     failures = [job for job in report.jobs if job.status == FAILED]
     if failures:
         lines += ["", "## Failed jobs", ""]
