@@ -129,3 +129,24 @@ def test_optuna_direction_follows_the_monitor_mode():
         ValueError, match=r"task\.monitor_mode='minimum' is not valid: it must be 'min' or 'max'"
     ):
         optuna_direction("minimum")
+
+
+def test_a_multi_objective_search_reports_its_pareto_front(tmp_path):
+    sweep = tmp_path / "sweep"
+    objectives = [{"metric": "val/iou", "direction": "maximize"},
+                  {"metric": "model/parameters", "direction": "minimize"}]  # fmt: skip
+    sweep.mkdir()
+    (sweep / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"sweeper": {
+        "objectives": objectives}}}))  # fmt: skip
+    # (iou, parameters): 1 and 2 trade off; 0 is beaten by 1 on both; 3 failed
+    for number, (iou, size) in enumerate([(0.5, 2000), (0.6, 1000), (0.8, 5000)]):
+        summary = completed("val/iou", "max", iou)
+        summary["metrics"]["model/parameters"] = size
+        make_job(sweep, number, [f"model.width={number}"], summary)
+    make_job(sweep, 3, ["model.width=3"], {"status": "failed", "error": "boom"})
+    report = build_report(sweep)
+    assert [job.number for job in report.pareto] == [1, 2]
+    markdown = to_markdown(report)
+    assert "## Pareto front" in markdown
+    assert "| job | val/iou (maximize) | model/parameters (minimize) |" in markdown
+    assert "| 1 | 0.6 | 1000 |" in markdown and "| 2 | 0.8 | 5000 |" in markdown

@@ -95,6 +95,8 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
         if trainer.is_global_zero:
             print_metrics_table({k: v for k, v in metrics.items() if k.startswith("test/")})
 
+    # the network's size: a second objective of multi-objective searches (iou up, size down)
+    metrics["model/parameters"] = float(sum(p.numel() for p in task.net.parameters()))
     summary = {
         "status": "pruned" if pruned else "completed",
         "kind": task.kind,

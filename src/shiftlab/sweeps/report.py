@@ -35,6 +35,8 @@ class Report:
     swept_keys: list[str]  # override keys whose value differs between jobs
     fixed_overrides: list[str]  # overrides every job shares
     best: dict[str, Job]  # monitored metric -> the best job that optimised it
+    objectives: list[tuple[str, str]]  # a multi-objective search's (metric, direction)
+    pareto: list[Job]  # its completed jobs that no other job beats on every objective
 
     @property
     def counts(self) -> dict[str, int]:
@@ -56,7 +58,52 @@ def build_report(sweep_dir: Path) -> Report:
     all_keys = list(dict.fromkeys(k for overrides in keyed for k in overrides))
     swept = [k for k in all_keys if len({o.get(k) for o in keyed}) > 1]
     fixed = [o for o in jobs[0].overrides if _split(o)[0] not in swept]
-    return Report(Path(sweep_dir), jobs, swept, fixed, _best_jobs(jobs))
+    goals = _objectives(Path(sweep_dir))
+    return Report(Path(sweep_dir), jobs, swept, fixed, _best_jobs(jobs), goals,
+                  pareto_front(jobs, goals))  # fmt: skip
+
+
+def _objectives(sweep_dir: Path) -> list[tuple[str, str]]:
+    """``hydra.sweeper.objectives`` of a multi-objective search, from ``multirun.yaml``."""
+    import yaml
+
+    path = sweep_dir / "multirun.yaml"
+    if not path.is_file():
+        return []
+    sweeper = ((yaml.safe_load(path.read_text()) or {}).get("hydra") or {}).get("sweeper") or {}
+    listed = sweeper.get("objectives") or []
+    return [(str(o["metric"]), str(o.get("direction", "minimize"))) for o in listed
+            if isinstance(o, dict) and "metric" in o]  # fmt: skip
+
+
+def pareto_front(jobs: list[Job], goals: list[tuple[str, str]]) -> list[Job]:
+    """The completed jobs no other completed job matches or beats on every objective while
+    beating them on one (directions ``minimize``/``maximize``, or ``min``/``max``)."""
+    if not goals:
+        return []
+
+    def point(job: Job) -> list[float] | None:
+        values = [job.metrics.get(f"{m}_best", job.metrics.get(m)) for m, _ in goals]
+        if any(v is None or not math.isfinite(v) for v in values):
+            return None
+        signs = [1.0 if d.startswith("min") else -1.0 for _, d in goals]
+        return [s * v for s, v in zip(signs, values, strict=True)]  # lower is better
+
+    points = {job.number: p for job in jobs if job.status == COMPLETED
+              and (p := point(job)) is not None}  # fmt: skip
+    front = []
+    for job in jobs:
+        mine = points.get(job.number)
+        if mine is None:
+            continue
+        dominated = any(
+            all(o <= m for o, m in zip(other, mine, strict=True)) and other != mine
+            for number, other in points.items()
+            if number != job.number
+        )
+        if not dominated:
+            front.append(job)
+    return front
 
 
 def write_report(sweep_dir: Path) -> tuple[Report, Path, Path]:
@@ -125,6 +172,21 @@ def to_markdown(report: Report) -> str:
             f"    {rerun_command(job)}",
         ]
     lines += _seed_table(report)
+    if report.pareto:
+        names = [f"{metric} ({direction})" for metric, direction in report.objectives]
+        lines += ["", "## Pareto front", "", "Jobs no other job beats on every objective: "
+                  + ", ".join(names) + ".", ""]  # fmt: skip
+        rows = [
+            [
+                str(job.number),
+                *(
+                    _format(job.metrics.get(f"{m}_best", job.metrics.get(m)))
+                    for m, _ in report.objectives
+                ),
+            ]
+            for job in report.pareto
+        ]
+        lines += _table(["job", *names], rows)
     pruned = [job for job in report.jobs if job.status == PRUNED]
     if pruned:
         lines += ["", "## Pruned trials", "", "Stopped early by the search's pruner: "

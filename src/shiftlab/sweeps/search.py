@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,8 +65,8 @@ def _direction(value: Any, key: str) -> str:
 def distribution(key: str, sweep: Any) -> Any:
     """The Optuna distribution of a Hydra sweep value: ``choice(a, b)`` or ``a,b``
     (categorical), ``range(start, stop[, step])`` (stop excluded, as in Hydra),
-    ``interval(low, high)`` (uniform; integers when both bounds are), ``tag(log, ...)``
-    (log scale)."""
+    ``interval(low, high)`` (real-valued, as Hydra reads it), ``tag(log, ...)`` (log
+    scale)."""
     from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
     from optuna.distributions import (
         CategoricalDistribution,
@@ -81,11 +82,8 @@ def distribution(key: str, sweep: Any) -> Any:
         if all(float(v).is_integer() for v in (start, stop, step)) and not log:
             return IntDistribution(int(start), int(stop) - int(step), step=int(step))
         return FloatDistribution(float(start), float(stop) - float(step), step=float(step))
-    if isinstance(sweep, IntervalSweep):
-        low, high = sweep.start, sweep.end
-        if isinstance(low, int) and isinstance(high, int):
-            return IntDistribution(low, high, log=log)
-        return FloatDistribution(float(low), float(high), log=log)
+    if isinstance(sweep, IntervalSweep):  # Hydra's intervals are real-valued
+        return FloatDistribution(float(sweep.start), float(sweep.end), log=log)
     raise ConfigError(
         f"{key}: an Optuna search takes choice(...), a,b,c, range(...), interval(...) or "
         "tag(log, interval(...)); this sweep cannot be searched."
@@ -140,7 +138,9 @@ def sampler(settings: Mapping[str, Any] | None, seed: int | None) -> Any:
             f"hydra.sweeper.sampler.name={name!r}: choose one of {', '.join(SAMPLERS)}."
         )
     try:
-        return classes[name](**settings)
+        with warnings.catch_warnings():  # QMC and GP are "experimental" in Optuna's words
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return classes[name](**settings)
     except TypeError as err:
         raise ConfigError(
             f"hydra.sweeper.sampler: {err} (the {name} sampler's arguments)."
