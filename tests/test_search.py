@@ -19,7 +19,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from shiftlab.errors import ConfigError
 from shiftlab.sweeps import search
-from tests.conftest import TINY, run_shiftlab, shiftlab_executable
+from tests.conftest import TINY, hparams_view, run_shiftlab, shiftlab_executable
 
 SEARCH = ["hparams_search=optuna", *TINY, "trainer.enable_progress_bar=false"]
 
@@ -163,3 +163,15 @@ def test_a_multi_objective_search_ends_with_its_pareto_front(workdir):
     lowest = min(float(r["objective"]) for r in rows)
     assert [f["values"][0] for f in front] == [pytest.approx(lowest)] * len(front)
     assert "## Pareto front" in (workdir / "sweep" / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_tensorboard_hparams_show_each_trials_status(workdir):
+    run_shiftlab(
+        *["train", *SEARCH, "hydra.sweeper.n_trials=4", "trainer.max_epochs=3"],
+        "hydra.sweeper.pruner={name:median,n_startup_trials:1}", "hydra.sweep.dir=sweep",
+        cwd=workdir,
+    )  # fmt: skip
+    settings, metrics = hparams_view(workdir / "sweep")
+    assert {"run/status", "search/trial", "optimizer/lr"} <= settings
+    assert "model/parameters" in metrics

@@ -113,7 +113,11 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
         summary["pruned_epoch"] = pruning.pruned_epoch
     if trainer.is_global_zero:
         write_json(output_dir / "metrics.json", summary)
-        _log_hyperparameters(trainer.loggers, hyperparameters(cfg), metrics, trainer.global_step)
+        # the status is a setting column in the HParams view: completed, or pruned by a search
+        params = {**hyperparameters(cfg), "run/status": summary["status"]}
+        if (cfg.get("search") or {}).get("trial") is not None:
+            params["search/trial"] = int(cfg.search.trial)
+        _log_hyperparameters(trainer.loggers, params, metrics, trainer.global_step)
         log.info("Run directory: %s", output_dir)
     return metrics
 
