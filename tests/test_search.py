@@ -123,6 +123,10 @@ def test_two_processes_share_one_study_without_repeating_a_trial(workdir):
     assert sorted(int(r["job"]) for r in rows) == list(range(6))
     lrs = [r["optimizer.lr"] for r in rows]
     assert len(set(lrs)) == 6  # the two processes did not sample the same values
+    # the study's own report, from its storage
+    text = run_shiftlab("report", "storage=shared/study.journal", cwd=workdir).stdout
+    assert "# Study shared (minimize)" in text and "6 trials: 6 complete" in text
+    assert sum(line.startswith("| ") and "complete" in line for line in text.splitlines()) == 6
 
 
 @pytest.mark.slow

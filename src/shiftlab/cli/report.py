@@ -1,4 +1,5 @@
-"""``shiftlab report [sweep dir]``: rebuild and print the report of a sweep.
+"""``shiftlab report [sweep dir]``: rebuild and print the report of a sweep; with
+``storage=`` (and ``study=``), the report of an Optuna study from its storage alone.
 
 Reads only what the jobs left on disk (``.hydra/overrides.yaml``, ``metrics.json``,
 ``planned_jobs.yaml``), so it works for a running, finished or interrupted sweep and
@@ -24,6 +25,13 @@ log = logging.getLogger("shiftlab.report")
 def main(cfg: DictConfig) -> None:
     from shiftlab.sweeps.report import to_markdown, write_report
 
+    if cfg.get("storage"):
+        from shiftlab.sweeps.study_report import study_markdown
+
+        with reported(log):
+            text = study_markdown(str(cfg.storage), cfg.get("study"))
+        print(text)
+        return
     with reported(log):
         sweep_dir = Path(cfg.sweep_dir) if cfg.sweep_dir else newest_sweep(Path(cfg.paths.log_dir))
         report, csv_path, md_path = write_report(sweep_dir)
