@@ -95,6 +95,8 @@ RULES: tuple[Rule, ...] = (
     Rule("data.crops_per_item", COUNT, AT_LEAST_1, "4"),
     Rule("data.allow_pickle", "true or false", lambda v: isinstance(v, bool), "false"),
     Rule("data.num_classes", "null or an integer ≥ 1", _optional(AT_LEAST_1), "4"),
+    Rule("data.num_folds", "null (no folds) or an integer ≥ 2", _optional(_integer(2)), "5"),
+    Rule("data.fold", "an integer ≥ 0 (below data.num_folds)", AT_LEAST_0, "0"),
     Rule("task.monitor_mode", "'min' or 'max'", _one_of("min", "max"), "min"),
     Rule("trainer.max_epochs", "-1 (no limit) or an integer ≥ 1", _integer(-1), "20"),
     Rule("trainer.min_epochs", "null or an integer ≥ 0", _optional(AT_LEAST_0), "1"),

@@ -19,7 +19,7 @@ from shiftlab.data.images import IMAGE_SUFFIXES, check_image_settings, image_fil
 from shiftlab.data.loader_settings import loader_workers
 from shiftlab.data.loader_settings import pin_memory as pin_memory_default
 from shiftlab.data.loaders import SplitLoaders, image_tensor
-from shiftlab.data.splits import SPLITS, split_off, write_split_file
+from shiftlab.data.splits import SPLITS, Folds, split_off, write_split_file
 from shiftlab.data.transforms import compose
 from shiftlab.errors import ConfigError, DataError
 
@@ -77,6 +77,9 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
         val_fraction, test_fraction: shares held out when the data has no such split.
         split_seed, splits_file: the seed of that split and where it is written (one row
             per sample), so a run can be repeated on exactly the same partition.
+        num_folds, fold, group_by: k-fold cross-validation over train and val, stratified
+            by class, grouped by a CSV column or a pattern on file names (see
+            :class:`~shiftlab.data.splits.Folds`).
         train_transforms, eval_transforms: named albumentations transforms applied in order.
         mean, std: the normalisation the pipelines apply (one value per channel).
         batch_size, num_workers, pin_memory: data loader settings; ``None`` chooses from the
@@ -95,6 +98,9 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
         test_fraction: float = 0.1,
         split_seed: int = 0,
         splits_file: str | None = None,
+        num_folds: int | None = None,
+        fold: int = 0,
+        group_by: str | None = None,
         train_transforms: Mapping[str, Any] | None = None,
         eval_transforms: Mapping[str, Any] | None = None,
         mean: Sequence[float] | None = None,
@@ -119,6 +125,7 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
         self.fractions = {"val": val_fraction, "test": test_fraction}
         self.split_seed = split_seed
         self.splits_file = splits_file
+        self.folds = Folds(num_folds, fold, split_seed, group_by)
         self.train_transform = compose(train_transforms)
         self.eval_transform = compose(eval_transforms)
         self.mean, self.std = mean, std
@@ -128,6 +135,7 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
         self.datasets: dict[str, LabelledImages] | None = None
         self.labels: list[int] = []
         self.names: list[str] = []
+        self.columns: dict[str, list[str]] = {}  # a CSV's values per sample, by column
 
     # -- what subclasses provide ---------------------------------------------------------
 
@@ -184,11 +192,13 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
         }
 
     def _complete_splits(self, given: dict[str, list[int]] | None) -> dict[str, list[int]]:
-        """Split off val (and test, when the data has none) reproducibly, per class."""
+        """Split off val (and test, when the data has none) reproducibly, per class; with
+        ``data.num_folds``, train and val are this fold's."""
         given = dict(given or {"train": list(range(len(self.labels)))})
         missing = {s: self.fractions[s] for s in ("val", "test") if s not in given}
         given.update(split_off(given["train"], missing, self.split_seed, self.labels))
-        return {s: given[s] for s in SPLITS}
+        splits = {s: given[s] for s in SPLITS}
+        return self.folds.apply(splits, self.names, self.labels, self.columns)
 
     def _write_splits(self, splits: dict[str, list[int]]) -> None:
         where = {i: s for s, indices in splits.items() for i in indices}
@@ -316,6 +326,7 @@ class ImageCSV(LabelledImageFiles):
             self.paths.append(path)
             self.labels.append(index[row[self.label_column]])
             self.names.append(row[self.file_column])
+        self.columns = {column: [row.get(column) or "" for row in rows] for column in columns}
         return None
 
 

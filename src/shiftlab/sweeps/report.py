@@ -21,6 +21,8 @@ from shiftlab.sweeps.jobs import COMPLETED, FAILED, PRUNED, Job, read_jobs
 from shiftlab.tasks.kinds import KINDS
 
 SEED_KEY = "seed"
+# Swept keys that repeat one configuration, aggregated into mean ± std (and what they count).
+REPEAT_KEYS = {SEED_KEY: "seeds", "data.fold": "folds"}
 # Overrides an Optuna search adds to tell each run which trial it is: bookkeeping, not settings.
 TRIAL_KEYS = ("search.storage", "search.study", "search.trial", "search.pruning")
 ERROR_CHARS = 300
@@ -222,16 +224,19 @@ def _jobs_table(report: Report) -> list[str]:
 
 
 def _seed_table(report: Report) -> list[str]:
-    """Mean and standard deviation over seeds, per configuration, when the seed was swept."""
-    if SEED_KEY not in report.swept_keys:
+    """Mean and standard deviation per configuration over the repeats of it that were swept:
+    seeds (``seed``), cross-validation folds (``data.fold``), or both."""
+    repeats = [k for k in REPEAT_KEYS if k in report.swept_keys]
+    if not repeats:
         return []
     groups: dict[tuple[str, ...], list[Job]] = defaultdict(list)
-    keys = [k for k in report.swept_keys if k != SEED_KEY]
+    keys = [k for k in report.swept_keys if k not in repeats]
     for job in report.jobs:
         values = dict(_split(o) for o in job.overrides)
         groups[tuple(values.get(k, "") for k in keys)].append(job)
     metric_keys = _headline_metrics(report.jobs)
-    header = [*keys, "seeds", "objective (mean ± std)", *metric_keys]
+    counted = " × ".join(REPEAT_KEYS[k] for k in repeats)
+    header = [*keys, counted, "objective (mean ± std)", *metric_keys]
     rows = []
     for config, jobs in groups.items():
         done = [job for job in jobs if job.status == COMPLETED]
@@ -239,7 +244,8 @@ def _seed_table(report: Report) -> list[str]:
         row += [_mean_std([j.objective for j in done])]
         row += [_mean_std([j.metrics.get(k) for j in done]) for k in metric_keys]
         rows.append(row)
-    return ["", "## Over seeds (mean ± sample standard deviation)", "", *_table(header, rows)]
+    title = f"## Over {counted} (mean ± sample standard deviation)"
+    return ["", title, "", *_table(header, rows)]
 
 
 def _best_jobs(jobs: list[Job]) -> dict[str, Job]:
