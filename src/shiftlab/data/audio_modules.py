@@ -26,7 +26,7 @@ from shiftlab.data.frames import frame_centres
 from shiftlab.data.labelled_audio import Clip, LabelledClips, LoadClip
 from shiftlab.data.loader_settings import loader_workers
 from shiftlab.data.loader_settings import pin_memory as pin_memory_default
-from shiftlab.data.splits import SPLITS, split_off, write_split_file
+from shiftlab.data.splits import SPLITS, Folds, split_off, write_split_file
 from shiftlab.data.synthetic_drums import PARAMETERS, DrumSynthesis
 from shiftlab.data.synthetic_tones import ToneSynthesis
 from shiftlab.errors import ConfigError, DataError
@@ -45,6 +45,8 @@ class LabelledAudioDataModule(EpochLoaders, L.LightningDataModule):
         crops_per_item: training crops of each recording per epoch.
         seed: seed of crops and of the training order (the run's ``seed``).
         batch_size, eval_batch_size, num_workers, pin_memory: data loader settings.
+        split_seed, num_folds, fold, group_by: k-fold cross-validation over train and val
+            (see :class:`~shiftlab.data.splits.Folds`; the test split stays fixed).
     """
 
     # What the batches hold (see shiftlab.tasks.kinds.SAMPLES): the tasks that train on it.
@@ -62,8 +64,13 @@ class LabelledAudioDataModule(EpochLoaders, L.LightningDataModule):
         eval_batch_size: int = 16,
         num_workers: int | None = None,
         pin_memory: bool | None = None,
+        split_seed: int = 0,
+        num_folds: int | None = None,
+        fold: int = 0,
+        group_by: str | None = None,
     ) -> None:
         super().__init__()
+        self.folds = Folds(num_folds, fold, split_seed, group_by)
         if isinstance(target_columns, str):
             target_columns = [target_columns]
         self.target_columns = [str(c) for c in target_columns or []]
@@ -164,7 +171,6 @@ class AudioCSV(LabelledAudioDataModule):
         file_column: str = "file",
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
-        split_seed: int = 0,
         splits_file: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -174,17 +180,18 @@ class AudioCSV(LabelledAudioDataModule):
         self.csv_path = Path(csv_path).expanduser()
         self.file_column = file_column
         self.fractions = {"val": val_fraction, "test": test_fraction}
-        self.split_seed = split_seed
         self.splits_file = splits_file
         self.files: list[Path] = []
         self.names: list[str] = []
         self.targets = np.zeros((0, len(self.target_columns)), dtype=np.float32)
+        self.columns: dict[str, list[str]] = {}  # the CSV's values per recording, by column
 
     def split_indices(self) -> dict[str, list[int]]:
         self._read_csv()
         for path in self.files:
             header_seconds(path, "replace it or drop its row from the CSV")
-        splits = split_off(list(range(len(self.files))), self.fractions, self.split_seed)
+        splits = split_off(list(range(len(self.files))), self.fractions, self.folds.seed)
+        splits = self.folds.apply(splits, self.names, None, self.columns)
         where = {i: s for s, indices in splits.items() for i in indices}
         rows = (
             (i, where[i], self.names[i], *(f"{v:g}" for v in self.targets[i]))
@@ -247,6 +254,7 @@ class AudioCSV(LabelledAudioDataModule):
             files.append(path)
             names.append(name)
         self.files, self.names = files, names
+        self.columns = {column: [row.get(column) or "" for row in rows] for column in columns}
         self.targets = np.asarray(targets, dtype=np.float32)
 
     def _frame_f0(self, path: Path, samples: int) -> np.ndarray | None:
@@ -342,7 +350,7 @@ class DrumsSynth(LabelledAudioDataModule):
         )  # fmt: skip
 
     def split_indices(self) -> dict[str, list[int]]:
-        return _consecutive(self.counts)
+        return self.folds.apply(_consecutive(self.counts), _index_names(self.counts))
 
     def load(self, index: int, epoch: int) -> Clip:
         drum = self.synthesis.drum(self.data_seed, index)
@@ -397,7 +405,7 @@ class TonesSynth(LabelledAudioDataModule):
         )  # fmt: skip
 
     def split_indices(self) -> dict[str, list[int]]:
-        return _consecutive(self.counts)
+        return self.folds.apply(_consecutive(self.counts), _index_names(self.counts))
 
     def load(self, index: int, epoch: int) -> Clip:
         note = self.synthesis.note(self.data_seed, index)
@@ -413,6 +421,11 @@ def _consecutive(counts: dict[str, int]) -> dict[str, list[int]]:
         splits[split] = list(range(start, start + int(counts[split])))
         start += int(counts[split])
     return splits
+
+
+def _index_names(counts: dict[str, int]) -> list[str]:
+    """Synthetic items are named by their index (what ``data.group_by`` patterns see)."""
+    return [str(i) for i in range(sum(int(c) for c in counts.values()))]
 
 
 def _pair(values: Sequence[float], name: str) -> tuple[float, float]:

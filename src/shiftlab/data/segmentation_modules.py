@@ -16,7 +16,7 @@ from shiftlab.data.loader_settings import loader_workers
 from shiftlab.data.loader_settings import pin_memory as pin_memory_default
 from shiftlab.data.loaders import SplitLoaders, image_tensor, mask_tensor
 from shiftlab.data.masks import check_pair, pair_by_stem, read_mask
-from shiftlab.data.splits import SPLITS, split_off, write_split_file
+from shiftlab.data.splits import SPLITS, Folds, split_off, write_split_file
 from shiftlab.data.synthetic_shapes import SHAPE_CLASSES, ShapesSynthesis
 from shiftlab.data.transforms import compose
 from shiftlab.errors import ConfigError
@@ -79,6 +79,8 @@ class SegmentationDataModule(SplitLoaders, L.LightningDataModule):
             follow it by interpolation; checked against ``mode`` and ``num_classes``.
         mean, std: the normalisation the pipelines apply (one value per channel, for 0–1
             pixel values); kept so that predictions can be shown in the images' colours.
+        split_seed, num_folds, fold, group_by: k-fold cross-validation over train and val
+            (see :class:`~shiftlab.data.splits.Folds`; the test split stays fixed).
     """
 
     # What the batches hold (see shiftlab.tasks.kinds.SAMPLES): the tasks that train on it.
@@ -99,8 +101,13 @@ class SegmentationDataModule(SplitLoaders, L.LightningDataModule):
         out_channels: int | None = None,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
+        split_seed: int = 0,
+        num_folds: int | None = None,
+        fold: int = 0,
+        group_by: str | None = None,
     ) -> None:
         super().__init__()
+        self.folds = Folds(num_folds, fold, split_seed, group_by)
         if mode not in ("binary", "multiclass"):
             raise ConfigError(f"data.mode must be 'binary' or 'multiclass', got {mode!r}.")
         if mode == "binary" and num_classes != 2:
@@ -194,6 +201,7 @@ class ShapesSynth(SegmentationDataModule):
         for split in SPLITS:
             splits[split] = list(range(start, start + self.counts[split]))
             start += self.counts[split]
+        splits = self.folds.apply(splits, [str(i) for i in range(start)])
         for index in range(start):  # generate once; every epoch reuses them
             image, mask = self.generator.sample(self.seed, index)
             if self.in_channels == 1:
@@ -230,7 +238,6 @@ class SegmentationFolders(SegmentationDataModule):
         palette: Sequence[Sequence[int]] | None = None,
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
-        split_seed: int = 0,
         splits_file: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -244,7 +251,6 @@ class SegmentationFolders(SegmentationDataModule):
         self.root = Path(root).expanduser()
         self.palette = [list(c) for c in palette] if palette is not None else None
         self.fractions = {"val": val_fraction, "test": test_fraction}
-        self.split_seed = split_seed
         self.splits_file = splits_file
         self.pairs: list[tuple[Path, Path]] = []
 
@@ -262,7 +268,8 @@ class SegmentationFolders(SegmentationDataModule):
                 splits[split] = list(range(len(self.pairs), len(self.pairs) + len(pairs)))
                 self.pairs.extend(pairs)
         missing = {s: self.fractions[s] for s in ("val", "test") if s not in splits}
-        splits.update(split_off(splits["train"], missing, self.split_seed))
+        splits.update(split_off(splits["train"], missing, self.folds.seed))
+        splits = self.folds.apply(splits, [image.name for image, _ in self.pairs])
         self._write_splits(splits)
         return {s: splits[s] for s in SPLITS}
 

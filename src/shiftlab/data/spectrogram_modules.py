@@ -17,7 +17,7 @@ from shiftlab.data.spectrograms import (
     pad_collate,
     standardisation_statistics,
 )
-from shiftlab.data.splits import SPLITS, split_off, write_split_file
+from shiftlab.data.splits import SPLITS, Folds, split_off, write_split_file
 from shiftlab.data.synthetic_speech import SpeechSynthesis
 from shiftlab.errors import ConfigError, DataError
 
@@ -38,6 +38,8 @@ class SpectrogramDataModule(L.LightningDataModule):
         in_channels, out_channels: channels of inputs and targets. Spectrograms here are
             single-channel F×T arrays, so both are 1; the config states them so that models
             can follow them by interpolation.
+        split_seed, num_folds, fold, group_by: k-fold cross-validation over train and val
+            (see :class:`~shiftlab.data.splits.Folds`; the test split stays fixed).
     """
 
     # What the batches hold (see shiftlab.tasks.kinds.SAMPLES): the tasks that train on it.
@@ -54,8 +56,13 @@ class SpectrogramDataModule(L.LightningDataModule):
         shuffle_seed: int | None = 0,
         in_channels: int = 1,
         out_channels: int = 1,
+        split_seed: int = 0,
+        num_folds: int | None = None,
+        fold: int = 0,
+        group_by: str | None = None,
     ) -> None:
         super().__init__()
+        self.folds = Folds(num_folds, fold, split_seed, group_by)
         if (in_channels, out_channels) != (1, 1):
             raise ConfigError(
                 f"Spectrogram data is single-channel (F×T arrays), so data.in_channels and "
@@ -174,16 +181,19 @@ class SpectrogramSynth(SpectrogramDataModule):
 
     def load_splits(self) -> dict[str, SpectrogramPairs]:
         splits: dict[str, SpectrogramPairs] = {}
-        start = 0
+        ranges, start = {}, 0
         for split in SPLITS:
-            indices = list(range(start, start + self.counts[split]))
+            ranges[split] = list(range(start, start + self.counts[split]))
+            start += self.counts[split]
+        ranges = self.folds.apply(ranges, [str(i) for i in range(start)])
+        for split in SPLITS:
+            indices = ranges[split]
             pairs = [self.generator.pair(self.seed, i) for i in indices]
             inputs, targets = [p[0] for p in pairs], [p[1] for p in pairs]
             if split == "train":
                 splits[split] = SpectrogramPairs(inputs, targets, indices)
             else:
                 splits[split] = _sorted_by_length(inputs, targets, indices)
-            start += self.counts[split]
         return splits
 
 
@@ -209,7 +219,6 @@ class SpectrogramNpy(SpectrogramDataModule):
         segmented_data_path: str,
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
-        split_seed: int = 0,
         splits_file: str | None = None,
         allow_pickle: bool = False,
         **kwargs,
@@ -220,7 +229,6 @@ class SpectrogramNpy(SpectrogramDataModule):
         self.train_data_path = train_data_path
         self.segmented_data_path = segmented_data_path
         self.fractions = {"val": val_fraction, "test": test_fraction}
-        self.split_seed = split_seed
         self.splits_file = splits_file
 
     def load_splits(self) -> dict[str, SpectrogramPairs]:
@@ -229,7 +237,7 @@ class SpectrogramNpy(SpectrogramDataModule):
             self.segmented_data_path, "data.segmented_data_path", self.allow_pickle
         )
         self._check_pairs(inputs, targets)
-        assignment = self._assign_splits(len(inputs.arrays))
+        assignment = self._assign_splits(inputs.sources)
         self._write_splits(assignment, inputs, targets)
         splits: dict[str, SpectrogramPairs] = {}
         for split in SPLITS:
@@ -270,10 +278,12 @@ class SpectrogramNpy(SpectrogramDataModule):
                         "spectrogram (e.g. floor magnitudes before taking the logarithm)."
                     )
 
-    def _assign_splits(self, count: int) -> list[str]:
-        """The split of each pair, in order (``split_off`` over all pairs)."""
-        assignment = [""] * count
-        for split, indices in split_off(range(count), self.fractions, self.split_seed).items():
+    def _assign_splits(self, sources: list[str]) -> list[str]:
+        """The split of each pair, in order (``split_off`` over all pairs, then this fold's
+        train and val); ``sources`` name the pairs (what ``data.group_by`` patterns see)."""
+        assignment = [""] * len(sources)
+        splits = split_off(range(len(sources)), self.fractions, self.folds.seed)
+        for split, indices in self.folds.apply(splits, sources).items():
             for i in indices:
                 assignment[i] = split
         return assignment

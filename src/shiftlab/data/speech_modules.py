@@ -23,7 +23,7 @@ from shiftlab.data.loader_settings import loader_workers
 from shiftlab.data.loader_settings import pin_memory as pin_memory_default
 from shiftlab.data.spectrograms import standardisation_statistics
 from shiftlab.data.speech import LoadPair, SpeechItems, speech_collate
-from shiftlab.data.splits import SPLITS, split_off, write_split_file
+from shiftlab.data.splits import SPLITS, Folds, split_off, write_split_file
 from shiftlab.data.stft import STFT
 from shiftlab.data.synthetic_voice import VoiceSynthesis
 from shiftlab.errors import ConfigError, DataError
@@ -49,6 +49,8 @@ class SpeechDataModule(EpochLoaders, L.LightningDataModule):
         seed: seed of crops, degradations and the training order (the run's ``seed``).
         batch_size, eval_batch_size, num_workers, pin_memory: data loader settings.
         in_channels, out_channels: 1 (mono spectrograms), stated for the models.
+        split_seed, num_folds, fold, group_by: k-fold cross-validation over train and val
+            (see :class:`~shiftlab.data.splits.Folds`; the test split stays fixed).
     """
 
     # What the batches hold (see shiftlab.tasks.kinds.SAMPLES): the tasks that train on it.
@@ -72,8 +74,13 @@ class SpeechDataModule(EpochLoaders, L.LightningDataModule):
         pin_memory: bool | None = None,
         in_channels: int = 1,
         out_channels: int = 1,
+        split_seed: int = 0,
+        num_folds: int | None = None,
+        fold: int = 0,
+        group_by: str | None = None,
     ) -> None:
         super().__init__()
+        self.folds = Folds(num_folds, fold, split_seed, group_by)
         self.stft = STFT(n_fft, hop_length)
         if freq_bins != self.stft.freq_bins:
             raise ConfigError(
@@ -193,7 +200,7 @@ class SpeechSynth(SpeechDataModule):
         for split in SPLITS:
             splits[split] = list(range(start, start + self.counts[split]))
             start += self.counts[split]
-        return splits
+        return self.folds.apply(splits, [str(i) for i in range(start)])
 
     def load_pair(self, index: int, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         if index not in self._clean:
@@ -228,7 +235,6 @@ class SpeechWav(SpeechDataModule):
         test_inputs: str | None = None,
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
-        split_seed: int = 0,
         splits_file: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -243,7 +249,7 @@ class SpeechWav(SpeechDataModule):
         self.folders = {"inputs": inputs, "targets": targets}
         self.test_folders = {"inputs": test_inputs, "targets": test_targets}
         self.fractions = {"val": val_fraction, "test": test_fraction}
-        self.split_seed = split_seed
+        self.split_seed = self.folds.seed
         self.splits_file = splits_file
         self.pairs: list[tuple[Path | None, Path, str]] = []  # (input or None, target, name)
 
@@ -258,6 +264,7 @@ class SpeechWav(SpeechDataModule):
                                     self.split_seed))  # fmt: skip
         else:
             splits = split_off(splits["train"], self.fractions, self.split_seed)
+        splits = self.folds.apply(splits, [name for _, _, name in self.pairs])
         seconds = [header_seconds(target) for _, target, _ in self.pairs]
         for source in (source for source, _, _ in self.pairs if source is not None):
             header_seconds(source)
