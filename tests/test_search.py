@@ -179,3 +179,18 @@ def test_tensorboard_hparams_show_each_trials_status(workdir):
     settings, metrics = hparams_view(workdir / "sweep")
     assert {"run/status", "search/trial", "optimizer/lr"} <= settings
     assert "model/parameters" in metrics
+
+
+def test_a_cross_validated_search_optimises_the_mean_over_folds(workdir):
+    run_shiftlab(
+        "train", *SEARCH, "hydra.sweeper.n_trials=2", "hydra.sweeper.cv_folds=3",
+        "trainer.max_epochs=1", "hydra.sweep.dir=sweep", cwd=workdir,
+    )  # fmt: skip
+    rows = report_rows(workdir / "sweep")
+    assert len(rows) == 6 and sorted(r["data.fold"] for r in rows) == ["0", "0", "1", "1", "2", "2"]
+    study = optuna.load_study(study_name="train", storage=search.open_storage(
+        str(workdir / "sweep" / search.JOURNAL_NAME)))  # fmt: skip
+    for trial in study.trials:  # trial t ran as jobs 3t, 3t + 1, 3t + 2
+        folds = [float(r["objective"]) for r in rows if int(r["job"]) // 3 == trial.number]
+        assert trial.value == pytest.approx(sum(folds) / 3)
+    assert "## Over folds" in (workdir / "sweep" / "report.md").read_text()

@@ -46,7 +46,14 @@ class OptunaSweeper(Sweeper):
         objectives: list[dict[str, Any]] | None = None,
         params: dict[str, str] | None = None,
         seed: int | None = None,
+        cv_folds: int | None = None,
     ) -> None:
+        if cv_folds is not None and int(cv_folds) < 2:
+            raise ConfigError(
+                f"hydra.sweeper.cv_folds={cv_folds}: cross-validation needs at least 2 folds "
+                "(null: one run per trial)."
+            )
+        self.cv_folds = int(cv_folds) if cv_folds is not None else None
         if int(n_trials) < 1 or int(n_jobs) < 1:
             raise ConfigError(
                 f"hydra.sweeper.n_trials ({n_trials}) and hydra.sweeper.n_jobs ({n_jobs}) "
@@ -111,6 +118,10 @@ class OptunaSweeper(Sweeper):
                  ", ".join(f"{g.metric} {g.direction}" for g in goals), address,
                  search.counted_trials(study), ", ".join(space) or "nothing")  # fmt: skip
         pruning = len(goals) == 1 and (self.pruner_settings or "none") != "none"
+        if pruning and self.cv_folds:
+            log.warning("Trials are cross-validated (cv_folds): they are not pruned.")
+            pruning = False
+        runs = self.cv_folds or 1  # jobs per trial: one per fold
 
         returns = []
         while True:
@@ -126,19 +137,25 @@ class OptunaSweeper(Sweeper):
                 batch.append(trial)
             if not batch:
                 break
-            jobs = [self._job_overrides(trial, fixed, address, name, pruning) for trial in batch]
+            jobs = [
+                [*self._job_overrides(trial, fixed, address, name, pruning), *folds]
+                for trial in batch
+                for folds in self._fold_overrides()
+            ]
             results = []
             # A job's directory and number are its trial's number; trials asked together are
             # launched together (in parallel with a parallel launcher) when their numbers
             # follow each other, which they do unless another process asked in between.
+            # (with cv_folds, trial t's folds are jobs t * cv_folds to t * cv_folds + k - 1)
             numbers = [trial.number for trial in batch]
             if numbers == list(range(numbers[0], numbers[0] + len(numbers))):
-                results = list(self.launcher.launch(jobs, initial_job_idx=numbers[0]))
+                results = list(self.launcher.launch(jobs, initial_job_idx=numbers[0] * runs))
             else:
-                for trial, job in zip(batch, jobs, strict=True):
-                    results += list(self.launcher.launch([job], initial_job_idx=trial.number))
-            for trial, result in zip(batch, results, strict=True):
-                self._tell(study, trial, result, goals)
+                for k, trial in enumerate(batch):
+                    own = jobs[k * runs : (k + 1) * runs]
+                    results += list(self.launcher.launch(own, initial_job_idx=trial.number * runs))
+            for k, trial in enumerate(batch):
+                self._tell(study, trial, results[k * runs : (k + 1) * runs], goals)
             returns.append(results)
         _log_best(study, goals, sweep_dir)
         return returns
@@ -156,18 +173,32 @@ class OptunaSweeper(Sweeper):
         ]
         return [*fixed, *sampled, *tracking]
 
+    def _fold_overrides(self) -> list[list[str]]:
+        """The extra overrides of each job of a trial: one per cross-validation fold."""
+        if not self.cv_folds:
+            return [[]]
+        return [[f"data.num_folds={self.cv_folds}", f"data.fold={k}"] for k in range(self.cv_folds)]
+
     @staticmethod
-    def _tell(study: Any, trial: Any, result: Any, goals: list[search.Objective]) -> None:
+    def _tell(study: Any, trial: Any, results: list, goals: list[search.Objective]) -> None:
+        """Tell the study a trial's outcome from its jobs: its objective values (the mean over
+        its folds when cross-validated), pruned, or failed when any job failed."""
         from optuna.trial import TrialState
 
-        summary = _summary(result)
-        status = summary.get("status")
-        metrics = summary.get("metrics") or {}
-        if status == PRUNED:
+        summaries = [_summary(result) for result in results]
+        if any(summary.get("status") == PRUNED for summary in summaries):
             study.tell(trial, state=TrialState.PRUNED)
-            log.info("Trial %d pruned at epoch %s.", trial.number, summary.get("pruned_epoch"))
+            epoch = next(s.get("pruned_epoch") for s in summaries if s.get("status") == PRUNED)
+            log.info("Trial %d pruned at epoch %s.", trial.number, epoch)
             return
-        values = [_objective_value(metrics, goal.metric) for goal in goals]
+        folds = [[_objective_value(s.get("metrics") or {}, g.metric) for g in goals]
+                 for s in summaries]  # fmt: skip
+        failed = [k for k, s in enumerate(summaries) if s.get("status") != COMPLETED]
+        first = failed[0] if failed else 0  # the job that speaks for the trial
+        summary, result = summaries[first], results[first]
+        status = summary.get("status")
+        values = [None if any(f[i] is None for f in folds) else
+                  sum(f[i] for f in folds) / len(folds) for i in range(len(goals))]  # fmt: skip
         if status != COMPLETED or any(v is None for v in values):
             study.tell(trial, state=TrialState.FAIL)
             if status == COMPLETED:
