@@ -26,7 +26,13 @@ from shiftlab.data.frames import frame_centres
 from shiftlab.data.labelled_audio import Clip, LabelledClips, LoadClip
 from shiftlab.data.loader_settings import loader_workers
 from shiftlab.data.loader_settings import pin_memory as pin_memory_default
-from shiftlab.data.splits import SPLITS, Folds, split_off, write_split_file
+from shiftlab.data.splits import (
+    SPLITS,
+    Folds,
+    consecutive_splits,
+    split_off,
+    write_split_file,
+)
 from shiftlab.data.synthetic_drums import PARAMETERS, DrumSynthesis
 from shiftlab.data.synthetic_tones import ToneSynthesis
 from shiftlab.errors import ConfigError, DataError
@@ -350,7 +356,7 @@ class DrumsSynth(LabelledAudioDataModule):
         )  # fmt: skip
 
     def split_indices(self) -> dict[str, list[int]]:
-        return self.folds.apply(_consecutive(self.counts), _index_names(self.counts))
+        return self.folds.apply(consecutive_splits(self.counts), _index_names(self.counts))
 
     def load(self, index: int, epoch: int) -> Clip:
         drum = self.synthesis.drum(self.data_seed, index)
@@ -405,7 +411,7 @@ class TonesSynth(LabelledAudioDataModule):
         )  # fmt: skip
 
     def split_indices(self) -> dict[str, list[int]]:
-        return self.folds.apply(_consecutive(self.counts), _index_names(self.counts))
+        return self.folds.apply(consecutive_splits(self.counts), _index_names(self.counts))
 
     def load(self, index: int, epoch: int) -> Clip:
         note = self.synthesis.note(self.data_seed, index)
@@ -413,14 +419,6 @@ class TonesSynth(LabelledAudioDataModule):
 
     def targets_of(self, indices: Sequence[int]) -> np.ndarray:
         return np.stack([self.load(i, 0).targets for i in indices])
-
-
-def _consecutive(counts: dict[str, int]) -> dict[str, list[int]]:
-    splits, start = {}, 0
-    for split in SPLITS:
-        splits[split] = list(range(start, start + int(counts[split])))
-        start += int(counts[split])
-    return splits
 
 
 def _index_names(counts: dict[str, int]) -> list[str]:

@@ -16,7 +16,13 @@ from shiftlab.data.loader_settings import loader_workers
 from shiftlab.data.loader_settings import pin_memory as pin_memory_default
 from shiftlab.data.loaders import SplitLoaders, image_tensor, mask_tensor
 from shiftlab.data.masks import check_pair, pair_by_stem, read_mask
-from shiftlab.data.splits import SPLITS, Folds, split_off, write_split_file
+from shiftlab.data.splits import (
+    SPLITS,
+    Folds,
+    consecutive_splits,
+    split_off,
+    write_split_file,
+)
 from shiftlab.data.synthetic_shapes import SHAPE_CLASSES, ShapesSynthesis
 from shiftlab.data.transforms import compose
 from shiftlab.errors import ConfigError
@@ -197,11 +203,8 @@ class ShapesSynth(SegmentationDataModule):
         self._samples: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def split_indices(self) -> dict[str, list[int]]:
-        splits, start = {}, 0
-        for split in SPLITS:
-            splits[split] = list(range(start, start + self.counts[split]))
-            start += self.counts[split]
-        splits = self.folds.apply(splits, [str(i) for i in range(start)])
+        start = sum(self.counts.values())
+        splits = self.folds.apply(consecutive_splits(self.counts), [str(i) for i in range(start)])
         for index in range(start):  # generate once; every epoch reuses them
             image, mask = self.generator.sample(self.seed, index)
             if self.in_channels == 1:

@@ -17,7 +17,13 @@ from shiftlab.data.spectrograms import (
     pad_collate,
     standardisation_statistics,
 )
-from shiftlab.data.splits import SPLITS, Folds, split_off, write_split_file
+from shiftlab.data.splits import (
+    SPLITS,
+    Folds,
+    consecutive_splits,
+    split_off,
+    write_split_file,
+)
 from shiftlab.data.synthetic_speech import SpeechSynthesis
 from shiftlab.errors import ConfigError, DataError
 
@@ -181,11 +187,8 @@ class SpectrogramSynth(SpectrogramDataModule):
 
     def load_splits(self) -> dict[str, SpectrogramPairs]:
         splits: dict[str, SpectrogramPairs] = {}
-        ranges, start = {}, 0
-        for split in SPLITS:
-            ranges[split] = list(range(start, start + self.counts[split]))
-            start += self.counts[split]
-        ranges = self.folds.apply(ranges, [str(i) for i in range(start)])
+        names = [str(i) for i in range(sum(self.counts.values()))]
+        ranges = self.folds.apply(consecutive_splits(self.counts), names)
         for split in SPLITS:
             indices = ranges[split]
             pairs = [self.generator.pair(self.seed, i) for i in indices]

@@ -23,7 +23,13 @@ from shiftlab.data.loader_settings import loader_workers
 from shiftlab.data.loader_settings import pin_memory as pin_memory_default
 from shiftlab.data.spectrograms import standardisation_statistics
 from shiftlab.data.speech import LoadPair, SpeechItems, speech_collate
-from shiftlab.data.splits import SPLITS, Folds, split_off, write_split_file
+from shiftlab.data.splits import (
+    SPLITS,
+    Folds,
+    consecutive_splits,
+    split_off,
+    write_split_file,
+)
 from shiftlab.data.stft import STFT
 from shiftlab.data.synthetic_voice import VoiceSynthesis
 from shiftlab.errors import ConfigError, DataError
@@ -196,11 +202,8 @@ class SpeechSynth(SpeechDataModule):
         self._clean: dict[int, np.ndarray] = {}
 
     def split_indices(self) -> dict[str, list[int]]:
-        splits, start = {}, 0
-        for split in SPLITS:
-            splits[split] = list(range(start, start + self.counts[split]))
-            start += self.counts[split]
-        return self.folds.apply(splits, [str(i) for i in range(start)])
+        splits = consecutive_splits(self.counts)
+        return self.folds.apply(splits, [str(i) for i in range(sum(self.counts.values()))])
 
     def load_pair(self, index: int, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         if index not in self._clean:

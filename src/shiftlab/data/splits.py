@@ -16,6 +16,16 @@ from shiftlab.errors import ConfigError, DataError
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 
+def consecutive_splits(counts: dict[str, int]) -> dict[str, list[int]]:
+    """Synthetic data's splits: item indices ``[0, train)``, then val, then test, so item
+    ``i`` is the same in every run and every split size keeps the others' items."""
+    splits, start = {}, 0
+    for split in SPLITS:
+        splits[split] = list(range(start, start + int(counts[split])))
+        start += int(counts[split])
+    return splits
+
+
 def split_off(
     pool: Sequence[int],
     fractions: dict[str, float],
