@@ -47,7 +47,8 @@ LAYERS: dict[str, set[str]] = {
         "visuals",
         "run",
     },
-    "cli": {"shiftlab", "errors", "config", "run", "sweeps", "inference"},
+    "serving": {"errors", "inference"},
+    "cli": {"shiftlab", "errors", "config", "run", "sweeps", "inference", "serving"},
     "__main__": {"cli"},
 }
 

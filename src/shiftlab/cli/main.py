@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("shiftlab.cli.predict", "run a checkpoint or .onnx model on new files"),
     "export": ("shiftlab.cli.export", "export a checkpoint to ONNX, checked against PyTorch"),
     "report": ("shiftlab.cli.report", "rebuild and print the report of a sweep directory"),
+    "serve": ("shiftlab.cli.serve", "serve a checkpoint or .onnx model over HTTP, with a page"),
 }
 
 # A command whose first argument may be a bare path: `shiftlab report DIR` means

@@ -1,0 +1,174 @@
+"""The HTTP service around one model: ``/health``, ``/info``, ``/predict`` and a page at ``/``.
+
+Files are read by the model kind's input format, as ``shiftlab predict`` reads them, from a
+private temporary file named only by the upload's suffix (no name or path a client sends is
+ever opened), and answered with the kind's writer in memory. Every mistake a client can make
+gets a 4xx JSON ``{"error": ...}`` that names it; the service keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Any
+
+from fastapi import FastAPI, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from shiftlab.errors import ShiftlabError
+from shiftlab.serving.batching import Batcher
+from shiftlab.serving.page import PAGE
+
+log = logging.getLogger("shiftlab.serve")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a request may be: files per request and megabytes per file."""
+
+    max_files: int = 16
+    max_upload_mb: float = 20.0
+
+
+class ClientError(Exception):
+    """A request the service cannot answer: its status and a message naming the problem."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def create_app(model: Any, max_batch: int = 8, batch_wait_ms: float = 5.0,
+               limits: Limits | None = None) -> FastAPI:  # fmt: skip
+    """The service for ``model`` (:func:`shiftlab.inference.backends.open_model`)."""
+    limits = limits or Limits()
+    stored = model.stored
+    kind = stored.task_kind
+    reader = kind.input_format()(kind.name, stored.config, stored.data_facts)
+    writer = kind.writer()(None, stored.config, stored.data_facts)
+    batcher = Batcher(model, max_batch, batch_wait_ms)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(
+        title="shiftlab model service",
+        description=f"A {kind.name} model from {Path(stored.path).name}.",
+        docs_url=None,  # Swagger UI loads from a CDN; the schema is at /openapi.json
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.batcher = batcher
+
+    @app.exception_handler(ClientError)
+    async def client_error(request: Request, err: ClientError) -> JSONResponse:
+        return JSONResponse({"error": str(err)}, status_code=err.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+        fields = ", ".join(".".join(map(str, e.get("loc", [])[1:])) or "body" for e in err.errors())
+        message = (
+            f"The request is not a multipart form with a 'file' field ({fields}): send the "
+            "file as -F file=@<path>."
+        )
+        return JSONResponse({"error": message}, status_code=422)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        """Ready when the model is loaded and the batcher runs."""
+        return {"status": "ready" if batcher.worker is not None else "starting"}
+
+    @app.get("/info")
+    async def info() -> dict[str, Any]:
+        """What the model is and takes: its task kind, inputs, classes, rate and metrics."""
+        data = stored.config.get("data", {})
+        return {
+            "kind": kind.name,
+            "model": Path(stored.path).name,
+            "returns": kind.model_returns,
+            "accepts": list(reader.suffixes),
+            "class_names": getattr(writer, "class_names", None) or None,
+            "sample_rate": data.get("sample_rate"),
+            "image_size": stored.data_facts.get("image_size") or data.get("image_size"),
+            "target_names": getattr(writer, "names", None),
+            "metrics": stored.metrics,
+            "shiftlab_version": stored.version,
+        }
+
+    @app.post("/predict", response_model=None)
+    async def predict(file: list[UploadFile]) -> Response:
+        """One file: its answer (PNG, npy or wav bytes, or JSON). Several: JSON, one entry
+        per file, binary answers base64-encoded."""
+        if not file:
+            raise ClientError(400, "No file in the request: send -F file=@<path>.")
+        if len(file) > limits.max_files:
+            raise ClientError(413, f"{len(file)} files in one request; at most {limits.max_files}.")
+        answers = [await _answer_one(upload) for upload in file]
+        if len(answers) == 1:
+            (one,) = answers
+            if one.json is not None:
+                return JSONResponse(one.json)
+            return Response(one.content, media_type=one.media_type)
+        return JSONResponse({"results": [_as_json(u.filename, a)
+                                         for u, a in zip(file, answers, strict=True)]})  # fmt: skip
+
+    async def _answer_one(upload: UploadFile) -> Any:
+        name = PurePath(upload.filename or "").name
+        suffix = PurePath(name).suffix.lower()
+        if suffix not in reader.suffixes:
+            raise ClientError(
+                415,
+                f"{name or 'The upload'} is not a file this {kind.name} model reads; it takes "
+                f"{', '.join(reader.suffixes)} files.",
+            )
+        data = await upload.read(int(limits.max_upload_mb * 2**20) + 1)
+        if not data:
+            raise ClientError(400, f"{name} is empty.")
+        if len(data) > limits.max_upload_mb * 2**20:
+            raise ClientError(413, f"{name} is over {limits.max_upload_mb:g} MB, the limit.")
+        with tempfile.TemporaryDirectory(prefix="shiftlab_serve_") as tmp:
+            path = Path(tmp) / f"upload{suffix}"
+            path.write_bytes(data)
+            try:
+                x, context = reader.read(path)
+            except ShiftlabError as err:
+                message = str(err).replace(str(path), name)
+                raise ClientError(400, message) from None
+            except Exception as err:  # a reader's library refusing the bytes
+                message = f"{name} cannot be read: {err}".replace(str(path), name)
+                raise ClientError(400, message) from None
+        try:
+            if reader.chunked:
+                output = await batcher.run_alone(x)
+            else:
+                output = await batcher(x)
+        except Exception as err:
+            raise ClientError(
+                422, f"The model cannot take {name} ({str(err)[:200]}); check /info for its inputs."
+            ) from None
+        return writer.answer(output, context)
+
+    @app.get("/", response_class=HTMLResponse)
+    async def page() -> str:
+        """A page to try the model in a browser."""
+        return PAGE
+
+    return app
+
+
+def _as_json(filename: str | None, answer: Any) -> dict[str, Any]:
+    import base64
+
+    name = PurePath(filename or "").name
+    if answer.json is not None:
+        return {"file": name, **answer.json}
+    return {"file": name, "media_type": answer.media_type,
+            "base64": base64.b64encode(answer.content).decode()}  # fmt: skip

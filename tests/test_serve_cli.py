@@ -1,0 +1,165 @@
+"""``shiftlab serve`` as a user runs it: a segmentation and a classification model exported
+to ONNX, served without torch; concurrent requests answered (masks byte-identical to
+``shiftlab predict``'s), malformed requests answered 4xx with a JSON error while the service
+keeps serving, and the page and ``/info``."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import run_shiftlab, shiftlab_executable
+from tests.helpers import write_class_folders
+from tests.test_segmentation_cli import SMALL_SHAPES
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Service:
+    """A ``shiftlab serve`` process and its address."""
+
+    def __init__(self, model: Path, cwd: Path, *overrides: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [*shiftlab_executable(), "serve", f"ckpt_path={model}", f"server.port={self.port}",
+             *overrides],
+            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).json()["status"] == "ready":
+                    return
+            except (httpx.HTTPError, KeyError):
+                time.sleep(0.2)
+            if self.process.poll() is not None:
+                raise AssertionError(self.process.stdout.read())
+        raise AssertionError("the service did not become ready")
+
+    def stop(self) -> str:
+        self.process.send_signal(signal.SIGTERM)
+        out, _ = self.process.communicate(timeout=60)
+        return out
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> dict[str, Path]:
+    """A segmentation and a classification model, trained briefly and exported."""
+    root = tmp_path_factory.mktemp("serve")
+    run_shiftlab("train", "experiment=segmentation_shapes", *SMALL_SHAPES, "trainer.max_epochs=1",
+                 "trainer.enable_progress_bar=false", "task_name=seg", cwd=root)  # fmt: skip
+    write_class_folders(root / "images", classes=("cat", "dog", "owl"), per_class=6, size=(20, 30))
+    run_shiftlab("train", "data=image_folder", "data.root=images", "data.image_size=[16,16]",
+                 "trainer.max_epochs=1", "trainer.enable_progress_bar=false", "task_name=cls",
+                 cwd=root)  # fmt: skip
+    models = {}
+    for name in ("seg", "cls"):
+        (run,) = (root / "outputs" / name / "runs").iterdir()
+        checkpoint = run / "checkpoints" / "last.ckpt"
+        run_shiftlab("export", f"ckpt_path={checkpoint}", cwd=root)
+        models[name] = checkpoint.with_suffix(".onnx")
+    models["root"] = root
+    return models
+
+
+def shapes_images(folder: Path, count: int) -> list[Path]:
+    from shiftlab.data.synthetic_shapes import ShapesSynthesis
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        image, _ = ShapesSynthesis(size=32).sample(99, i)
+        path = folder / f"shape{i}.png"
+        Image.fromarray(image).save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.slow
+def test_segmentation_served_from_onnx_answers_concurrently_like_predict(exported, tmp_path):
+    images = shapes_images(tmp_path / "images", 10)
+    run_shiftlab("predict", f"ckpt_path={exported['seg']}", f"input={tmp_path / 'images'}",
+                 f"output_dir={tmp_path / 'predicted'}", cwd=tmp_path)  # fmt: skip
+    expected = {p.name: (tmp_path / "predicted" / f"{p.stem}_mask.png").read_bytes()
+                for p in images}  # fmt: skip
+    service = Service(exported["seg"], tmp_path)
+    try:
+
+        def ask(k: int) -> tuple[str, int, bytes]:
+            path = images[k % len(images)]
+            with httpx.Client(timeout=60) as client:
+                response = client.post(f"{service.url}/predict",
+                                       files={"file": (path.name, path.read_bytes())})  # fmt: skip
+            return path.name, response.status_code, response.content
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(ask, range(200)))
+        assert all(status == 200 for _, status, _ in answers)
+        assert all(content == expected[name] for name, _, content in answers)
+
+        malformed = [
+            {"files": {"file": ("notes.txt", b"not an image")}},
+            {"files": {"file": ("broken.png", b"\x89PNG broken")}},
+            {"files": {"file": ("empty.png", b"")}},
+            {"files": {"image": ("shape0.png", images[0].read_bytes())}},
+            {"data": {"file": "no upload"}},
+        ] * 4
+        for request in malformed:
+            response = httpx.post(f"{service.url}/predict", timeout=30, **request)
+            assert 400 <= response.status_code < 500, response.text
+            assert response.json()["error"], response.text
+        assert httpx.get(f"{service.url}/health").json() == {"status": "ready"}
+        info = httpx.get(f"{service.url}/info").json()
+        assert info["kind"] == "segmentation" and ".png" in info["accepts"]
+        page = httpx.get(service.url).text
+        assert "<form" in page and "predict" in page and "http" not in page.split("<script>")[1]
+    finally:
+        output = service.stop()
+    assert "Traceback" not in output
+
+
+@pytest.mark.slow
+def test_classification_served_answers_json_for_one_file_and_for_several(exported, tmp_path):
+    service = Service(exported["cls"], tmp_path)
+    try:
+        image = next((exported["root"] / "images" / "cat").iterdir())
+        one = httpx.post(f"{service.url}/predict",
+                         files={"file": (image.name, image.read_bytes())}).json()  # fmt: skip
+        assert one["predicted"] in {"cat", "dog", "owl"}
+        assert sum(one["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+        files = [("file", (p.name, p.read_bytes()))
+                 for p in sorted((exported["root"] / "images" / "dog").iterdir())[:3]]  # fmt: skip
+        several = httpx.post(f"{service.url}/predict", files=files).json()["results"]
+        assert [r["file"] for r in several] == [name for _, (name, _) in files]
+        wrong_size = np.zeros((5, 5, 3), dtype=np.uint8)
+        path = tmp_path / "tiny.png"
+        Image.fromarray(wrong_size).save(path)
+        answer = httpx.post(
+            f"{service.url}/predict", files={"file": ("tiny.png", path.read_bytes())}
+        )
+        assert answer.status_code == 200  # resized by the model's eval transforms, as predict does
+    finally:
+        service.stop()
+
+
+def test_serve_imports_no_torch_for_an_onnx_model():
+    """The service module and the ONNX backend load with torch refused."""
+    from tests.conftest import REPO, run_without_torch
+
+    run_without_torch("import shiftlab.serving.app, shiftlab.inference.backends", REPO)
