@@ -163,3 +163,54 @@ def test_serve_imports_no_torch_for_an_onnx_model():
     from tests.conftest import REPO, run_without_torch
 
     run_without_torch("import shiftlab.serving.app, shiftlab.inference.backends", REPO)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+def test_the_page_answers_in_a_real_browser(exported, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    image = next((exported["root"] / "images" / "owl").iterdir())
+    shapes = shapes_images(tmp_path / "shapes", 1)[0]
+    services = {
+        "cls": Service(exported["cls"], tmp_path),
+        "seg": Service(exported["seg"], tmp_path),
+    }
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                                 args=["--no-sandbox"])  # fmt: skip
+            page = browser.new_page()
+            page.goto(services["cls"].url)
+            page.wait_for_function("document.getElementById('summary').textContent"
+                                   ".includes('classification')")  # fmt: skip
+            page.set_input_files("#file", str(image))
+            page.click("#send")
+            page.wait_for_selector("#answer")
+            answer = page.inner_text("#answer")
+            assert answer.split(" (")[0] in {"cat", "dog", "owl"} and "%" in answer
+            assert page.locator(".bar").count() == 3
+            page.screenshot(path=str(tmp_path / "classification_page.png"))
+
+            page.goto(services["seg"].url)
+            page.wait_for_function("document.getElementById('summary').textContent"
+                                   ".includes('segmentation')")  # fmt: skip
+            page.set_input_files("#file", str(shapes))
+            page.click("#send")
+            page.wait_for_selector("#mask")
+            assert "classes present" in page.inner_text("#answer")
+            width = page.evaluate("document.getElementById('mask').naturalWidth")
+            assert width == Image.open(shapes).width
+            page.set_input_files("#file", __file__)  # a .py file: not an image
+            page.click("#send")
+            page.wait_for_selector("#error")
+            assert "is not a file this segmentation model reads" in page.inner_text("#error")
+            page.screenshot(path=str(tmp_path / "segmentation_page.png"))
+            browser.close()
+    finally:
+        for service in services.values():
+            service.stop()
+    assert (tmp_path / "classification_page.png").stat().st_size > 5_000
