@@ -43,7 +43,7 @@ class ClientError(Exception):
         self.status = status
 
 
-def create_app(model: Any, max_batch: int = 8, batch_wait_ms: float = 5.0,
+def create_app(model: Any, max_batch: int = 8, batch_wait_ms: float = 0.0,
                limits: Limits | None = None) -> FastAPI:  # fmt: skip
     """The service for ``model`` (:func:`shiftlab.inference.backends.open_model`)."""
     limits = limits or Limits()

@@ -1,9 +1,10 @@
 """Micro-batching: requests that arrive together go through the model together.
 
-Each request's input waits at most ``wait_ms`` for others of the same shape, up to
-``max_batch`` of them; the model runs in a worker thread, so the event loop keeps accepting
-requests meanwhile. One model call at a time: on a CPU, two at once would only share the
-cores.
+While the model runs (in a worker thread, so the event loop keeps accepting requests), new
+requests queue; the next call takes all of them, up to ``max_batch``, so a lone request
+waits for nothing and a loaded service batches by itself. ``wait_ms`` > 0 also holds a batch
+that long for more company. One model call at a time: on a CPU, two at once would only share
+the cores.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ class Batcher:
     Args:
         model: numpy batch in, numpy batch out.
         max_batch: inputs per model call at most.
-        wait_ms: how long the first input of a batch waits for company.
+        wait_ms: how long a batch that is not full waits for more (0: not at all).
     """
 
-    def __init__(self, model: Model, max_batch: int = 8, wait_ms: float = 5.0) -> None:
+    def __init__(self, model: Model, max_batch: int = 8, wait_ms: float = 0.0) -> None:
         self.model = model
         self.max_batch = max(1, int(max_batch))
         self.wait = max(0.0, float(wait_ms)) / 1000.0
@@ -66,8 +67,12 @@ class Batcher:
         while True:
             first = await self.queue.get()
             batch = [first]
+            # what arrived while the model was busy joins at once; then, if a wait is set,
+            # the batch waits that long at most for more
+            while len(batch) < self.max_batch and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
             deadline = asyncio.get_running_loop().time() + self.wait
-            while len(batch) < self.max_batch:
+            while len(batch) < self.max_batch and self.wait > 0:
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
                     break
