@@ -7,9 +7,10 @@ predict`` on the same files.
 
 A segmentation model (the shapes experiment's SMP U-Net, trained one epoch) is exported to
 ONNX and served from it. Each configuration is a fresh ``shiftlab serve`` process:
-``server.max_batch=8`` (batching) or ``1`` (none). Clients post 64×64 PNGs over HTTP
-keep-alive. The bare model call is the ONNX backend on one image, in this process; the
-service's overhead is its p50 latency at one client minus that.
+``server.max_batch=8`` (batching) or ``1`` (none), and batching with ``server.workers=2``.
+Clients post 64×64 PNGs over HTTP keep-alive. The bare model call is the ONNX backend on
+one image, in this process; the service's overhead is its p50 latency at one client minus
+that.
 """
 
 from __future__ import annotations
@@ -90,12 +91,12 @@ def load(url: str, images: list[Path], clients: int, requests: int) -> dict[str,
     }
 
 
-def serve(model: Path, max_batch: int) -> tuple[subprocess.Popen, str]:
+def serve(model: Path, max_batch: int, workers: int = 1) -> tuple[subprocess.Popen, str]:
     import httpx
 
     port = free_port()
     process = subprocess.Popen([SHIFTLAB, "serve", f"ckpt_path={model}", f"server.port={port}",
-                                f"server.max_batch={max_batch}"],
+                                f"server.max_batch={max_batch}", f"server.workers={workers}"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
@@ -140,8 +141,10 @@ def main() -> None:
         predict_ms = 1e3 * (time.perf_counter() - started) / len(images)
 
         results = {}
-        for name, max_batch in (("batching (max_batch=8)", 8), ("no batching (max_batch=1)", 1)):
-            process, url = serve(model, max_batch)
+        variants = (("batching (max_batch=8)", 8, 1), ("no batching (max_batch=1)", 1, 1),
+                    ("batching, 2 worker processes", 8, 2))  # fmt: skip
+        for name, max_batch, workers in variants:
+            process, url = serve(model, max_batch, workers)
             try:
                 load(url, images, 1, 20)  # warm-up
                 for clients in (1, 8):

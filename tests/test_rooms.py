@@ -47,7 +47,7 @@ LAYERS: dict[str, set[str]] = {
         "visuals",
         "run",
     },
-    "serving": {"errors", "inference"},
+    "serving": {"errors", "machine", "inference"},
     "cli": {"shiftlab", "errors", "config", "run", "sweeps", "inference", "serving"},
     "__main__": {"cli"},
 }

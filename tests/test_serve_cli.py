@@ -158,6 +158,23 @@ def test_classification_served_answers_json_for_one_file_and_for_several(exporte
         service.stop()
 
 
+@pytest.mark.slow
+def test_several_worker_processes_serve_one_model(exported, tmp_path):
+    service = Service(exported["cls"], tmp_path, "server.workers=2")
+    try:
+        image = next((exported["root"] / "images" / "dog").iterdir())
+
+        def ask(_: int) -> int:
+            upload = {"file": (image.name, image.read_bytes())}
+            return httpx.post(f"{service.url}/predict", timeout=60, files=upload).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            assert set(pool.map(ask, range(24))) == {200}
+    finally:
+        output = service.stop()
+    assert "with 2 process(es)" in output and "Traceback" not in output
+
+
 def test_serve_imports_no_torch_for_an_onnx_model():
     """The service module and the ONNX backend load with torch refused."""
     from tests.conftest import REPO, run_without_torch

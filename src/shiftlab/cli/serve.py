@@ -7,13 +7,17 @@ in flight finish).
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+from typing import Any
 
 import hydra
 from omegaconf import DictConfig
 
 from shiftlab.cli.errors import reported
 from shiftlab.config.location import config_dir
+from shiftlab.errors import ShiftlabError
 
 log = logging.getLogger("shiftlab.serve")
 
@@ -24,20 +28,38 @@ def main(cfg: DictConfig) -> None:
         import uvicorn
 
         from shiftlab.inference.backends import open_model
-        from shiftlab.serving.app import Limits, create_app
+        from shiftlab.serving.app import SETTINGS_ENV, Limits, create_app
 
         server = cfg.server
-        model = open_model(str(cfg.ckpt_path))
-        app = create_app(
-            model,
-            max_batch=int(server.max_batch),
-            batch_wait_ms=float(server.batch_wait_ms),
-            limits=Limits(int(server.max_files), float(server.max_upload_mb)),
-        )
-        log.info("Serving %s (%s) on http://%s:%d", cfg.ckpt_path, model.stored.kind,
-                 server.host, int(server.port))  # fmt: skip
+        workers = int(server.workers)
+        if workers < 1:
+            raise ShiftlabError(f"server.workers={workers}: serve with at least 1 process.")
+        settings = {
+            "ckpt_path": str(cfg.ckpt_path),
+            "max_batch": int(server.max_batch),
+            "batch_wait_ms": float(server.batch_wait_ms),
+            "max_files": int(server.max_files),
+            "max_upload_mb": float(server.max_upload_mb),
+            "workers": workers,
+        }
+        model = open_model(settings["ckpt_path"])  # also checks the file before workers start
+        log.info("Serving %s (%s) on http://%s:%d with %d process(es)", cfg.ckpt_path,
+                 model.stored.kind, server.host, int(server.port), workers)  # fmt: skip
+        if workers > 1:
+            # each worker process opens the model itself, from these settings
+            os.environ[SETTINGS_ENV] = json.dumps(settings)
+            app: Any = "shiftlab.serving.app:app_from_environment"
+        else:
+            app = create_app(
+                model,
+                max_batch=settings["max_batch"],
+                batch_wait_ms=settings["batch_wait_ms"],
+                limits=Limits(settings["max_files"], settings["max_upload_mb"]),
+            )
     uvicorn.run(
         app,
+        factory=workers > 1,
+        workers=workers if workers > 1 else None,
         host=str(server.host),
         port=int(server.port),
         log_level="info",

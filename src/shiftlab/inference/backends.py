@@ -35,10 +35,16 @@ class TorchBackend:
 class OnnxBackend:
     """An exported model; its metadata replaces the checkpoint's (no torch needed)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, threads: int | None = None) -> None:
         import onnxruntime as ort
 
-        self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        options = ort.SessionOptions()
+        if threads is not None:  # processes that share the cores (serve's workers) take a part
+            options.intra_op_num_threads = int(threads)
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
         meta = self.session.get_modelmeta().custom_metadata_map
         if "kind" not in meta or "config" not in meta:
             raise ShiftlabError(
@@ -60,10 +66,12 @@ class OnnxBackend:
         return self.session.run(None, {"input": batch})[0]
 
 
-def open_model(path: str | Path) -> TorchBackend | OnnxBackend:
+def open_model(path: str | Path, threads: int | None = None) -> TorchBackend | OnnxBackend:
+    """The model of a checkpoint or ``.onnx`` file; ``threads`` limits an ONNX model's CPU
+    threads (for processes that share the cores)."""
     path = Path(path)
     if path.suffix.lower() == ".onnx":
         if not path.is_file():
             raise ShiftlabError(f"ckpt_path: no ONNX model at {path}.")
-        return OnnxBackend(path)
+        return OnnxBackend(path, threads)
     return TorchBackend(path)

@@ -172,3 +172,25 @@ def _as_json(filename: str | None, answer: Any) -> dict[str, Any]:
         return {"file": name, **answer.json}
     return {"file": name, "media_type": answer.media_type,
             "base64": base64.b64encode(answer.content).decode()}  # fmt: skip
+
+
+SETTINGS_ENV = "SHIFTLAB_SERVE_SETTINGS"  # how ``serve`` hands its settings to worker processes
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of several uvicorn worker processes (``server.workers`` > 1): each
+    opens the model itself, from the settings ``shiftlab serve`` put in the environment."""
+    import json
+    import os
+
+    from shiftlab.inference.backends import open_model
+    from shiftlab.machine import available_cores
+
+    settings = json.loads(os.environ[SETTINGS_ENV])
+    threads = max(1, available_cores() // int(settings["workers"]))  # the cores, shared out
+    return create_app(
+        open_model(settings["ckpt_path"], threads),
+        max_batch=settings["max_batch"],
+        batch_wait_ms=settings["batch_wait_ms"],
+        limits=Limits(settings["max_files"], settings["max_upload_mb"]),
+    )
