@@ -129,6 +129,11 @@ def test_segmentation_served_from_onnx_answers_concurrently_like_predict(exporte
         assert info["kind"] == "segmentation" and ".png" in info["accepts"]
         page = httpx.get(service.url).text
         assert "<form" in page and "predict" in page and "http" not in page.split("<script>")[1]
+        docs = httpx.get(f"{service.url}/docs").text  # offline: nothing from a CDN
+        assert "/docs-assets/swagger-ui-bundle.js" in docs and "https://" not in docs
+        assert httpx.get(f"{service.url}/docs-assets/swagger-ui-bundle.js").status_code == 200
+        schema = httpx.get(f"{service.url}/openapi.json").json()
+        assert "/predict" in schema["paths"]
     finally:
         output = service.stop()
     assert "Traceback" not in output
@@ -226,6 +231,9 @@ def test_the_page_answers_in_a_real_browser(exported, tmp_path):
             page.wait_for_selector("#error")
             assert "is not a file this segmentation model reads" in page.inner_text("#error")
             page.screenshot(path=str(tmp_path / "segmentation_page.png"))
+            page.goto(f"{services['seg'].url}/docs")  # the API docs render without a network
+            page.wait_for_selector(".opblock-summary-path", timeout=30_000)
+            assert "/predict" in page.inner_text(".swagger-ui")
             browser.close()
     finally:
         for service in services.values():

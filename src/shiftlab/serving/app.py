@@ -62,11 +62,13 @@ def create_app(model: Any, max_batch: int = 8, batch_wait_ms: float = 0.0,
     app = FastAPI(
         title="shiftlab model service",
         description=f"A {kind.name} model from {Path(stored.path).name}.",
-        docs_url=None,  # Swagger UI loads from a CDN; the schema is at /openapi.json
+        docs_url=None,  # FastAPI's own /docs loads Swagger UI from a CDN: served below
         redoc_url=None,
         lifespan=lifespan,
     )
     app.state.batcher = batcher
+    app.openapi_version = "3.0.3"  # what the packaged Swagger UI (4.x) renders
+    _offline_docs(app)
 
     @app.exception_handler(ClientError)
     async def client_error(request: Request, err: ClientError) -> JSONResponse:
@@ -162,6 +164,26 @@ def create_app(model: Any, max_batch: int = 8, batch_wait_ms: float = 0.0,
         return PAGE
 
     return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """``/docs``: the OpenAPI docs with Swagger UI's files from the installed
+    ``swagger-ui-bundle`` package, so they work where no CDN can be reached."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title}: API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
 
 
 def _as_json(filename: str | None, answer: Any) -> dict[str, Any]:
