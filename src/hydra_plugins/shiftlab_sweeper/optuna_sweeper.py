@@ -12,9 +12,7 @@ them, so several processes on one storage finish one study between them.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from shiftlab.errors import ConfigError
 from shiftlab.sweeps import search
-from shiftlab.sweeps.jobs import COMPLETED, PRUNED
+from shiftlab.sweeps.jobs import COMPLETED, FAILED, PRUNED, Job, read_job
 
 log = logging.getLogger(__name__)
 
@@ -185,52 +183,35 @@ class OptunaSweeper(Sweeper):
         its folds when cross-validated), pruned, or failed when any job failed."""
         from optuna.trial import TrialState
 
-        summaries = [_summary(result) for result in results]
-        if any(summary.get("status") == PRUNED for summary in summaries):
+        jobs = [_job(result) for result in results]
+        pruned = [job for job in jobs if job.status == PRUNED]
+        if pruned:
             study.tell(trial, state=TrialState.PRUNED)
-            epoch = next(s.get("pruned_epoch") for s in summaries if s.get("status") == PRUNED)
-            log.info("Trial %d pruned at epoch %s.", trial.number, epoch)
+            log.info("Trial %d pruned at epoch %s.", trial.number, pruned[0].pruned_epoch)
             return
-        folds = [[_objective_value(s.get("metrics") or {}, g.metric) for g in goals]
-                 for s in summaries]  # fmt: skip
-        failed = [k for k, s in enumerate(summaries) if s.get("status") != COMPLETED]
+        failed = [k for k, job in enumerate(jobs) if job.status != COMPLETED]
         first = failed[0] if failed else 0  # the job that speaks for the trial
-        summary, result = summaries[first], results[first]
-        status = summary.get("status")
+        folds = [[job.value(goal.metric) for goal in goals] for job in jobs]
         values = [None if any(f[i] is None for f in folds) else
                   sum(f[i] for f in folds) / len(folds) for i in range(len(goals))]  # fmt: skip
-        if status != COMPLETED or any(v is None for v in values):
+        if failed or any(v is None for v in values):
             study.tell(trial, state=TrialState.FAIL)
-            if status == COMPLETED:
+            if not failed:
                 missing = [g.metric for g, v in zip(goals, values, strict=True) if v is None]
                 reason = f"{', '.join(missing)} is NaN or was not logged"
             else:
-                reason = summary.get("error") or str(getattr(result, "_return_value", ""))
+                reason = jobs[first].error or str(getattr(results[first], "_return_value", ""))
             log.warning("Trial %d failed (%s); the search goes on.", trial.number, reason)
             return
         study.tell(trial, values if len(values) > 1 else values[0])
 
 
-def _summary(result: Any) -> dict[str, Any]:
-    """The job's ``metrics.json`` (empty when the job wrote none)."""
+def _job(result: Any) -> Job:
+    """A launched job as its directory tells it (``unfinished`` without ``metrics.json``)."""
     try:
-        output_dir = Path(result.hydra_cfg.hydra.runtime.output_dir)
-    except Exception:
-        return {}
-    path = output_dir / "metrics.json"
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return {}
-
-
-def _objective_value(metrics: dict[str, Any], metric: str) -> float | None:
-    value = metrics.get(f"{metric}_best", metrics.get(metric))
-    if value is None or not math.isfinite(float(value)):
-        return None
-    return float(value)
+        return read_job(Path(result.hydra_cfg.hydra.runtime.output_dir))
+    except Exception:  # the launcher could not even set the job up
+        return Job(-1, [], FAILED, error=str(getattr(result, "_return_value", "")))
 
 
 def _override_value(value: Any) -> str:

@@ -123,7 +123,6 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
                 f"{len(self.class_names)} classes."
             )
         self.fractions = {"val": val_fraction, "test": test_fraction}
-        self.split_seed = split_seed
         self.splits_file = splits_file
         self.folds = Folds(num_folds, fold, split_seed, group_by)
         self.train_transform = compose(train_transforms)
@@ -196,7 +195,7 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
         ``data.num_folds``, train and val are this fold's."""
         given = dict(given or {"train": list(range(len(self.labels)))})
         missing = {s: self.fractions[s] for s in ("val", "test") if s not in given}
-        given.update(split_off(given["train"], missing, self.split_seed, self.labels))
+        given.update(split_off(given["train"], missing, self.folds.seed, self.labels))
         splits = {s: given[s] for s in SPLITS}
         return self.folds.apply(splits, self.names, self.labels, self.columns)
 

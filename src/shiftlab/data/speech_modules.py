@@ -252,7 +252,6 @@ class SpeechWav(SpeechDataModule):
         self.folders = {"inputs": inputs, "targets": targets}
         self.test_folders = {"inputs": test_inputs, "targets": test_targets}
         self.fractions = {"val": val_fraction, "test": test_fraction}
-        self.split_seed = self.folds.seed
         self.splits_file = splits_file
         self.pairs: list[tuple[Path | None, Path, str]] = []  # (input or None, target, name)
 
@@ -264,9 +263,9 @@ class SpeechWav(SpeechDataModule):
             splits["test"] = list(range(len(self.pairs), len(self.pairs) + len(test)))
             self.pairs += test
             splits.update(split_off(splits.pop("train"), {"val": self.fractions["val"]},
-                                    self.split_seed))  # fmt: skip
+                                    self.folds.seed))  # fmt: skip
         else:
-            splits = split_off(splits["train"], self.fractions, self.split_seed)
+            splits = split_off(splits["train"], self.fractions, self.folds.seed)
         splits = self.folds.apply(splits, [name for _, _, name in self.pairs])
         seconds = [header_seconds(target) for _, target, _ in self.pairs]
         for source in (source for source, _, _ in self.pairs if source is not None):

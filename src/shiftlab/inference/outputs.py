@@ -224,9 +224,7 @@ class PitchWriter(PredictionWriter):
         """A recording's median pitch over voiced frames, and its frames (for ``serve``)."""
         f0, confidence, voiced = self.track(output, context)
         return {
-            "f0": float(np.median(f0[voiced])) if voiced.any() else None,
-            "confidence": float(np.median(confidence)),
-            "voiced_share": float(voiced.mean()),
+            **_pitch_of_file(f0, confidence, voiced),
             "hop_seconds": self.hop_seconds,
             "frames": {"f0": [round(float(v), 2) for v in f0],
                        "confidence": [round(float(v), 4) for v in confidence]},
@@ -240,11 +238,22 @@ class PitchWriter(PredictionWriter):
             writer.writerow(["time", "f0", "confidence"])
             for i, (hz, conf) in enumerate(zip(f0, confidence, strict=True)):
                 writer.writerow([f"{i * self.hop_seconds:.3f}", f"{hz:.2f}", f"{conf:.4f}"])
-        median = f"{np.median(f0[voiced]):.2f}" if voiced.any() else ""
+        pitch = _pitch_of_file(f0, confidence, voiced)
+        median = "" if pitch["f0"] is None else f"{pitch['f0']:.2f}"
         with self.csv_path.open("a", newline="") as f:
-            row = [str(path), median, f"{np.median(confidence):.4f}", f"{voiced.mean():.4f}"]
+            row = [str(path), median, f"{pitch['confidence']:.4f}", f"{pitch['voiced_share']:.4f}"]
             csv.writer(f).writerow(row)
         return [self.csv_path, track]
+
+
+def _pitch_of_file(f0: np.ndarray, confidence: np.ndarray, voiced: np.ndarray) -> dict:
+    """A recording's pitch: the median over voiced frames (None when none is), the median
+    confidence and the share of voiced frames."""
+    return {
+        "f0": float(np.median(f0[voiced])) if voiced.any() else None,
+        "confidence": float(np.median(confidence)),
+        "voiced_share": float(voiced.mean()),
+    }
 
 
 class TargetTableWriter(PredictionWriter):

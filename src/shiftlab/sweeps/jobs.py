@@ -47,9 +47,12 @@ class Job:
     @property
     def objective(self) -> float | None:
         """The value the sweep optimises: the best monitored value, else the last one."""
-        if self.monitor is None:
-            return None
-        value = self.metrics.get(f"{self.monitor}_best", self.metrics.get(self.monitor))
+        return None if self.monitor is None else self.value(self.monitor)
+
+    def value(self, metric: str) -> float | None:
+        """``metric``'s best value in the run (``<metric>_best``), else its last; None when
+        it is missing or not finite."""
+        value = self.metrics.get(f"{metric}_best", self.metrics.get(metric))
         return value if value is not None and math.isfinite(value) else None
 
 
@@ -68,7 +71,7 @@ def read_jobs(sweep_dir: Path) -> list[Job]:
             "(outputs/<task_name>/multiruns/<time>), e.g. `shiftlab report "
             "outputs/train/multiruns/2026-01-31_12-00-00`."
         )
-    found = {job.number: job for job in map(_read_job_dir, _job_dirs(sweep_dir))}
+    found = {job.number: job for job in map(read_job, _job_dirs(sweep_dir))}
     plan_file = sweep_dir / PLAN_FILE
     plan = yaml.safe_load(plan_file.read_text()) if plan_file.is_file() else []
     for number, overrides in enumerate(plan or []):
@@ -85,8 +88,11 @@ def _job_dirs(sweep_dir: Path) -> list[Path]:
     return [p.parent.parent for p in sweep_dir.glob("**/.hydra/overrides.yaml")]
 
 
-def _read_job_dir(directory: Path) -> Job:
-    overrides = yaml.safe_load((directory / ".hydra" / "overrides.yaml").read_text()) or []
+def read_job(directory: Path) -> Job:
+    """The job in ``directory`` as it stands: ``unfinished`` until its ``metrics.json``."""
+    overrides_file = directory / ".hydra" / "overrides.yaml"
+    overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else []
+    overrides = overrides or []
     job = Job(_job_number(directory), [str(o) for o in overrides], UNFINISHED, directory)
     job.monitor, job.monitor_mode = _monitor_from_config(directory / ".hydra" / "config.yaml")
     summary_file = directory / "metrics.json"

@@ -173,7 +173,7 @@ def to_markdown(report: Report) -> str:
             "",
             f"    {rerun_command(job)}",
         ]
-    lines += _seed_table(report)
+    lines += _repeats_table(report)
     if report.pareto:
         names = [f"{metric} ({direction})" for metric, direction in report.objectives]
         lines += ["", "## Pareto front", "", "Jobs no other job beats on every objective: "
@@ -223,7 +223,7 @@ def _jobs_table(report: Report) -> list[str]:
     return _table(header, rows)
 
 
-def _seed_table(report: Report) -> list[str]:
+def _repeats_table(report: Report) -> list[str]:
     """Mean and standard deviation per configuration over the repeats of it that were swept:
     seeds (``seed``), cross-validation folds (``data.fold``), or both."""
     repeats = [k for k in REPEAT_KEYS if k in report.swept_keys]
