@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup crepe-weights train test lint format clean
+.PHONY: setup crepe-weights train test lint format clean image base-image image-check
 
 setup: $(VENV)/.installed
 
@@ -30,6 +30,19 @@ train: setup  ## train the default experiment; pass overrides with ARGS="model=c
 
 test: setup crepe-weights  ## the whole test suite (what CI runs), one worker per core (at most 4)
 	$(BIN)/python -m pytest -n auto --maxprocesses=4 --dist worksteal $(PYTEST_ARGS)
+
+# The serving image (Containerfile: shiftlab serve for .onnx models, no torch) with podman,
+# docker or buildah, whichever is installed. BASE: any CPython 3.11 image; with no registry,
+# `make base-image` makes one from Debian packages and BASE=localhost/shiftlab-base:bookworm.
+BASE ?= docker.io/library/python:3.11-slim
+image:
+	BASE=$(BASE) container/build.sh
+
+base-image:  ## a Debian bookworm + Python 3.11 base without a registry (root, buildah, debootstrap)
+	container/debian_base.sh localhost/shiftlab-base:bookworm
+
+image-check: setup  ## build the image offline and check it serves a model (what CI runs)
+	container/check.sh
 
 lint: setup
 	$(BIN)/ruff check src tests bench

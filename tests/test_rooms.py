@@ -47,8 +47,8 @@ LAYERS: dict[str, set[str]] = {
         "visuals",
         "run",
     },
-    "serving": {"errors", "machine", "inference"},
-    "cli": {"shiftlab", "errors", "config", "run", "sweeps", "inference", "serving"},
+    "serving": {"errors", "machine", "data", "inference"},
+    "cli": {"shiftlab", "errors", "machine", "config", "run", "sweeps", "inference", "serving"},
     "__main__": {"cli"},
 }
 

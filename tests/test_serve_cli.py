@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -29,15 +30,66 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Service:
-    """A ``shiftlab serve`` process and its address."""
+SERVING_REQUIREMENTS = Path(__file__).parents[1] / "container" / "requirements.txt"
 
-    def __init__(self, model: Path, cwd: Path, *overrides: str) -> None:
+
+def packages_outside_the_serving_image() -> list[str]:
+    """Top-level modules of every installed distribution the serving image does not hold:
+    those of ``container/requirements.txt`` and everything they require, found from the
+    installed packages' own metadata."""
+    import re
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    wanted = [Requirement(line.split("#")[0]).name
+              for line in SERVING_REQUIREMENTS.read_text().splitlines()
+              if line.split("#")[0].strip()]  # fmt: skip
+    kept, todo = {"shiftlab"}, [norm(n) for n in wanted]
+    while todo:
+        name = todo.pop()
+        if name in kept:
+            continue
+        kept.add(name)
+        for line in metadata.requires(name) or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(norm(requirement.name))
+    own = {"shiftlab", "hydra_plugins"}  # shiftlab's wheel holds both (its Optuna sweeper)
+    return sorted(module for module, dists in metadata.packages_distributions().items()
+                  if module not in own and not any(norm(d) in kept for d in dists))  # fmt: skip
+
+
+def serving_image_python() -> list[str]:
+    """``shiftlab`` as the serving image runs it: Python with every package the image lacks
+    (torch, Lightning, matplotlib, ...) refused at import."""
+    guard = (
+        "import sys\n"
+        f"REFUSED = set({packages_outside_the_serving_image()!r})\n"
+        "class Refuse:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in REFUSED:\n"
+        "            raise ImportError(name + ' is not in the serving image')\n"
+        "sys.meta_path.insert(0, Refuse())\n"
+        "from shiftlab.cli.main import main\n"
+        "main()\n"
+    )
+    return [sys.executable, "-c", guard]
+
+
+class Service:
+    """A ``shiftlab serve`` process and its address; ``as_in_image`` runs it with only the
+    serving image's packages importable (one process: workers start fresh interpreters)."""
+
+    def __init__(self, model: Path, cwd: Path, *overrides: str, as_in_image: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        command = serving_image_python() if as_in_image else shiftlab_executable()
         self.process = subprocess.Popen(
-            [*shiftlab_executable(), "serve", f"ckpt_path={model}", f"server.port={self.port}",
-             *overrides],
+            [*command, "serve", f"ckpt_path={model}", f"server.port={self.port}", *overrides],
             cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )  # fmt: skip
@@ -98,7 +150,7 @@ def test_segmentation_served_from_onnx_answers_concurrently_like_predict(exporte
                  f"output_dir={tmp_path / 'predicted'}", cwd=tmp_path)  # fmt: skip
     expected = {p.name: (tmp_path / "predicted" / f"{p.stem}_mask.png").read_bytes()
                 for p in images}  # fmt: skip
-    service = Service(exported["seg"], tmp_path)
+    service = Service(exported["seg"], tmp_path, as_in_image=True)
     try:
 
         def ask(k: int) -> tuple[str, int, bytes]:
@@ -141,7 +193,7 @@ def test_segmentation_served_from_onnx_answers_concurrently_like_predict(exporte
 
 @pytest.mark.slow
 def test_classification_served_answers_json_for_one_file_and_for_several(exported, tmp_path):
-    service = Service(exported["cls"], tmp_path)
+    service = Service(exported["cls"], tmp_path, as_in_image=True)
     try:
         image = next((exported["root"] / "images" / "cat").iterdir())
         one = httpx.post(f"{service.url}/predict",
@@ -180,11 +232,12 @@ def test_several_worker_processes_serve_one_model(exported, tmp_path):
     assert "with 2 process(es)" in output and "Traceback" not in output
 
 
-def test_serve_imports_no_torch_for_an_onnx_model():
-    """The service module and the ONNX backend load with torch refused."""
-    from tests.conftest import REPO, run_without_torch
-
-    run_without_torch("import shiftlab.serving.app, shiftlab.inference.backends", REPO)
+def test_the_serving_image_holds_no_torch():
+    """What the serving services above ran with refuses torch and the training stack, so
+    the image built from ``container/requirements.txt`` serves without them."""
+    refused = set(packages_outside_the_serving_image())
+    assert {"torch", "lightning", "torchvision", "matplotlib", "tensorboard"} <= refused
+    assert not {"onnxruntime", "numpy", "fastapi", "uvicorn", "PIL", "albumentations"} & refused
 
 
 CHROMIUM = Path("/usr/bin/chromium")

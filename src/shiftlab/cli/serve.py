@@ -28,6 +28,7 @@ def main(cfg: DictConfig) -> None:
         import uvicorn
 
         from shiftlab.inference.backends import open_model
+        from shiftlab.machine import available_cores
         from shiftlab.serving.app import SETTINGS_ENV, Limits, create_app
 
         server = cfg.server
@@ -40,9 +41,11 @@ def main(cfg: DictConfig) -> None:
             "batch_wait_ms": float(server.batch_wait_ms),
             "max_files": int(server.max_files),
             "max_upload_mb": float(server.max_upload_mb),
+            "request_timeout_s": float(server.request_timeout_s),
             "workers": workers,
         }
-        model = open_model(settings["ckpt_path"])  # also checks the file before workers start
+        # also checks the file before any worker starts; each process gets its share of cores
+        model = open_model(settings["ckpt_path"], max(1, available_cores() // workers))
         log.info("Serving %s (%s) on http://%s:%d with %d process(es)", cfg.ckpt_path,
                  model.stored.kind, server.host, int(server.port), workers)  # fmt: skip
         if workers > 1:
@@ -54,7 +57,7 @@ def main(cfg: DictConfig) -> None:
                 model,
                 max_batch=settings["max_batch"],
                 batch_wait_ms=settings["batch_wait_ms"],
-                limits=Limits(settings["max_files"], settings["max_upload_mb"]),
+                limits=Limits.from_settings(settings),
             )
     uvicorn.run(
         app,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shiftlab.data.in_memory import Source, label, openable
 from shiftlab.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,8 @@ def header_seconds(path: Path, remedy: str = "replace or remove it") -> float:
     return info.frames / info.samplerate
 
 
-def read_audio(path: Path, sample_rate: int, min_samples: int = 1) -> Recording:
-    """The recording at ``path`` as mono float32 at ``sample_rate``.
+def read_audio(path: Source, sample_rate: int, min_samples: int = 1) -> Recording:
+    """The recording at ``path`` (on disk or in memory) as mono float32 at ``sample_rate``.
 
     Several channels are averaged (said once per folder in the log); another rate is
     resampled (polyphase, anti-aliased). A file that is not audio, is damaged, is empty,
@@ -79,7 +80,7 @@ def read_audio(path: Path, sample_rate: int, min_samples: int = 1) -> Recording:
     import soundfile
 
     try:
-        data, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        data, file_rate = soundfile.read(openable(path), dtype="float32", always_2d=True)
     except (RuntimeError, soundfile.LibsndfileError, OSError, ValueError) as err:
         raise DataError(
             f"Cannot read {path} as audio ({err}). The file is damaged or not a sound file; "
@@ -105,7 +106,7 @@ def read_audio(path: Path, sample_rate: int, min_samples: int = 1) -> Recording:
             f"frame ({min_samples} samples at {sample_rate} Hz). Remove it, or use a smaller "
             "data.n_fft."
         )
-    return Recording(Path(path), samples, sample_rate, int(file_rate), int(frames))
+    return Recording(label(path), samples, sample_rate, int(file_rate), int(frames))
 
 
 def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
@@ -132,8 +133,8 @@ def write_audio(path: Path, samples: np.ndarray, sample_rate: int) -> None:
     soundfile.write(str(path), np.clip(samples, -1.0, 1.0), sample_rate)
 
 
-def _say_mixed_down(path: Path, channels: int) -> None:
-    folder = str(Path(path).parent)
+def _say_mixed_down(path: Source, channels: int) -> None:
+    folder = str(label(path).parent)
     if folder not in _MIXED_DOWN_SAID:
         _MIXED_DOWN_SAID.add(folder)
         log.info(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shiftlab.data.in_memory import Source, openable
 from shiftlab.errors import ConfigError, DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -21,12 +22,13 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def read_image(path: Path, channels: int) -> np.ndarray:
-    """An H×W×channels uint8 array (grey for 1 channel, RGB for 3)."""
+def read_image(path: Source, channels: int) -> np.ndarray:
+    """An H×W×channels uint8 array (grey for 1 channel, RGB for 3), from a file on disk or
+    in memory."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
+        with Image.open(openable(path)) as img:
             img = img.convert("L" if channels == 1 else "RGB")
             array = np.asarray(img)
     except (UnidentifiedImageError, OSError, SyntaxError) as err:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shiftlab.data.in_memory import InMemoryFile, Source, openable
 from shiftlab.errors import DataError
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -71,13 +72,14 @@ def read_spectrograms(path: str | Path, key: str, allow_pickle: bool = False) ->
     return Spectrograms(arrays, sources)
 
 
-def load_npy(path: Path, what: str, allow_pickle: bool = False) -> np.ndarray:
-    """The array of one ``.npy`` file. Pickled content is loaded only with ``allow_pickle``,
-    and only inside a real ``.npy`` file; anything unreadable gets one :class:`DataError`."""
+def load_npy(path: Source, what: str, allow_pickle: bool = False) -> np.ndarray:
+    """The array of one ``.npy`` file (on disk or in memory). Pickled content is loaded only
+    with ``allow_pickle``, and only inside a real ``.npy`` file; anything unreadable gets one
+    :class:`DataError`."""
     if not _starts_with(path, NPY_MAGIC, what):
         raise _not_numpy(path, what, ".npy")
     try:
-        return np.load(path, allow_pickle=allow_pickle)
+        return np.load(openable(path), allow_pickle=allow_pickle)
     except ValueError as err:
         if "allow_pickle" in str(err):
             raise _pickled(path, what) from None
@@ -139,7 +141,9 @@ def _npz_arrays(file: Path, key: str) -> list[tuple[str, np.ndarray]]:
     return items
 
 
-def _starts_with(path: Path, magic: bytes, what: str) -> bool:
+def _starts_with(path: Source, magic: bytes, what: str) -> bool:
+    if isinstance(path, InMemoryFile):
+        return path.getvalue()[: len(magic)] == magic
     try:
         with path.open("rb") as f:
             return f.read(len(magic)) == magic

@@ -39,7 +39,10 @@ class OnnxBackend:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        if threads is not None:  # processes that share the cores (serve's workers) take a part
+        if threads is not None:
+            # a service: its threads share the cores with the event loop (and other worker
+            # processes), so they sleep between calls instead of spinning, which would take
+            # the cores the requests are read and answered on
             options.intra_op_num_threads = int(threads)
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(
@@ -67,8 +70,9 @@ class OnnxBackend:
 
 
 def open_model(path: str | Path, threads: int | None = None) -> TorchBackend | OnnxBackend:
-    """The model of a checkpoint or ``.onnx`` file; ``threads`` limits an ONNX model's CPU
-    threads (for processes that share the cores)."""
+    """The model of a checkpoint or ``.onnx`` file. ``threads`` sets an ONNX model's CPU
+    threads, which then sleep between calls (for a service, whose cores are shared); None
+    leaves onnxruntime's defaults (every core, spinning: fastest for back-to-back calls)."""
     path = Path(path)
     if path.suffix.lower() == ".onnx":
         if not path.is_file():

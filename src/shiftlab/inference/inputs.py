@@ -17,6 +17,7 @@ import numpy as np
 
 from shiftlab.data.audio import AUDIO_SUFFIXES, Recording, read_audio
 from shiftlab.data.images import IMAGE_SUFFIXES
+from shiftlab.data.in_memory import Source
 from shiftlab.data.stft import STFT, features
 from shiftlab.errors import DataError
 
@@ -65,9 +66,10 @@ class InputFormat:
             )
         return files
 
-    def read(self, path: Path) -> tuple[np.ndarray, Any]:
+    def read(self, path: Source) -> tuple[np.ndarray, Any]:
         """(model input, what the writer needs besides the output: the picture to draw masks
-        on for images, the phase and rates for sound, or None)."""
+        on for images, the phase and rates for sound, or None). ``path`` is a file on disk
+        or an upload in memory (:class:`~shiftlab.data.in_memory.InMemoryFile`)."""
         raise NotImplementedError
 
     def example_shapes(self, size_multiple: Any) -> list[tuple[int, ...]]:
@@ -81,7 +83,7 @@ class SpectrogramFiles(InputFormat):
     suffixes = (".npy",)
     dynamic_axes = (0, 3)  # batch, time
 
-    def read(self, path: Path) -> tuple[np.ndarray, None]:
+    def read(self, path: Source) -> tuple[np.ndarray, None]:
         from shiftlab.data.npy_reader import load_npy
 
         array = load_npy(path, f"input {path}")
@@ -126,7 +128,7 @@ class ImageFiles(InputFormat):
 
         self.transform = compose(instantiate(self.data.get("eval_transforms")))
 
-    def read(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    def read(self, path: Source) -> tuple[np.ndarray, np.ndarray]:
         from shiftlab.data.images import read_image
 
         image = read_image(path, self.channels)
@@ -197,7 +199,7 @@ class SpeechFiles(SpectrogramFiles):
         self.chunk_frames = chunk_frames
         self.half_overlap = chunk_overlap // 2
 
-    def read(self, path: Path) -> tuple[np.ndarray, SpeechChunks]:
+    def read(self, path: Source) -> tuple[np.ndarray, SpeechChunks]:
         recording = read_audio(path, self.sample_rate, self.stft.n_fft)
         values, phase = features(self.stft, recording.samples, self.scale)
         chunks, cores = self.split(values)
@@ -258,7 +260,7 @@ class WaveformFrames(InputFormat):
         self.frame_length = int(facts.get("frame_length") or 1024)
         self.chunk_frames = chunk_frames
 
-    def read(self, path: Path) -> tuple[np.ndarray, WaveformChunks]:
+    def read(self, path: Source) -> tuple[np.ndarray, WaveformChunks]:
         from shiftlab.data.frames import centre_padded, frame_count
 
         recording = read_audio(path, self.sample_rate)
@@ -295,7 +297,7 @@ class WaveformClips(InputFormat):
             facts.get("samples") or round(self.data["clip_seconds"] * self.sample_rate)
         )
 
-    def read(self, path: Path) -> tuple[np.ndarray, None]:
+    def read(self, path: Source) -> tuple[np.ndarray, None]:
         samples = read_audio(path, self.sample_rate).samples[: self.samples]
         return np.pad(samples, (0, self.samples - len(samples))).astype(np.float32), None
 

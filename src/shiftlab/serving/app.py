@@ -8,8 +8,8 @@ gets a 4xx JSON ``{"error": ...}`` that names it; the service keeps serving.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from shiftlab.data.in_memory import InMemoryFile
 from shiftlab.errors import ShiftlabError
 from shiftlab.serving.batching import Batcher
 from shiftlab.serving.page import PAGE
@@ -29,10 +30,18 @@ log = logging.getLogger("shiftlab.serve")
 
 @dataclass(frozen=True)
 class Limits:
-    """What a request may be: files per request and megabytes per file."""
+    """What a request may be: files per request, megabytes per file, and seconds to answer
+    (reading, waiting for the model and running it)."""
 
     max_files: int = 16
     max_upload_mb: float = 20.0
+    request_timeout_s: float = 60.0
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> Limits:
+        """The limits among ``serve``'s settings (``server.*``)."""
+        return cls(int(settings["max_files"]), float(settings["max_upload_mb"]),
+                   float(settings["request_timeout_s"]))  # fmt: skip
 
 
 class ClientError(Exception):
@@ -113,7 +122,16 @@ def create_app(model: Any, max_batch: int = 8, batch_wait_ms: float = 0.0,
             raise ClientError(400, "No file in the request: send -F file=@<path>.")
         if len(file) > limits.max_files:
             raise ClientError(413, f"{len(file)} files in one request; at most {limits.max_files}.")
-        answers = [await _answer_one(upload) for upload in file]
+        try:
+            answers = await asyncio.wait_for(
+                _answer_all(file), timeout=limits.request_timeout_s or None
+            )
+        except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11
+            raise ClientError(
+                504,
+                f"No answer within server.request_timeout_s={limits.request_timeout_s:g} s (the "
+                "service is overloaded or the input is very large): retry later or send less.",
+            ) from None
         if len(answers) == 1:
             (one,) = answers
             if one.json is not None:
@@ -121,6 +139,9 @@ def create_app(model: Any, max_batch: int = 8, batch_wait_ms: float = 0.0,
             return Response(one.content, media_type=one.media_type)
         return JSONResponse({"results": [_as_json(u.filename, a)
                                          for u, a in zip(file, answers, strict=True)]})  # fmt: skip
+
+    async def _answer_all(uploads: list[UploadFile]) -> list[Any]:
+        return [await _answer_one(upload) for upload in uploads]
 
     async def _answer_one(upload: UploadFile) -> Any:
         name = PurePath(upload.filename or "").name
@@ -136,17 +157,12 @@ def create_app(model: Any, max_batch: int = 8, batch_wait_ms: float = 0.0,
             raise ClientError(400, f"{name} is empty.")
         if len(data) > limits.max_upload_mb * 2**20:
             raise ClientError(413, f"{name} is over {limits.max_upload_mb:g} MB, the limit.")
-        with tempfile.TemporaryDirectory(prefix="shiftlab_serve_") as tmp:
-            path = Path(tmp) / f"upload{suffix}"
-            path.write_bytes(data)
-            try:
-                x, context = reader.read(path)
-            except ShiftlabError as err:
-                message = str(err).replace(str(path), name)
-                raise ClientError(400, message) from None
-            except Exception as err:  # a reader's library refusing the bytes
-                message = f"{name} cannot be read: {err}".replace(str(path), name)
-                raise ClientError(400, message) from None
+        try:  # from memory: no temporary file, and the client's name is only a label
+            x, context = reader.read(InMemoryFile(data, name))
+        except ShiftlabError as err:
+            raise ClientError(400, str(err)) from None
+        except Exception as err:  # a reader's library refusing the bytes
+            raise ClientError(400, f"{name} cannot be read: {err}") from None
         try:
             if reader.chunked:
                 output = await batcher.run_alone(x)
@@ -214,5 +230,5 @@ def app_from_environment() -> FastAPI:
         open_model(settings["ckpt_path"], threads),
         max_batch=settings["max_batch"],
         batch_wait_ms=settings["batch_wait_ms"],
-        limits=Limits(settings["max_files"], settings["max_upload_mb"]),
+        limits=Limits.from_settings(settings),
     )

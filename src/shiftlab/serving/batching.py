@@ -87,6 +87,8 @@ class Batcher:
         """Run each group of inputs of one shape as one batch; a failure goes to its callers."""
         groups: dict[tuple, list[_Pending]] = {}
         for item in batch:
+            if item.future.done():  # its request gave up (server.request_timeout_s)
+                continue
             groups.setdefault(item.x.shape, []).append(item)
         for items in groups.values():
             try:
