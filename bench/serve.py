@@ -3,14 +3,18 @@ concurrent clients, with and without batching, beside the bare model call and ``
 predict`` on the same files.
 
     .venv/bin/python bench/serve.py                       # ~3 minutes on 2 cores
-    .venv/bin/python bench/serve.py --requests 400
+    .venv/bin/python bench/serve.py --requests 600 --rounds 5
 
 A segmentation model (the shapes experiment's SMP U-Net, trained one epoch) is exported to
-ONNX and served from it. Each configuration is a fresh ``shiftlab serve`` process:
-``server.max_batch=8`` (batching) or ``1`` (none), and batching with ``server.workers=2``.
-Clients post 64×64 PNGs over HTTP keep-alive. The bare model call is the ONNX backend on
-one image, in this process; the service's overhead is its p50 latency at one client minus
-that.
+ONNX and served from it by three ``shiftlab serve`` processes: ``server.max_batch=8``
+(batching), ``1`` (none), and batching with ``server.workers=2``. The rows take turns, round
+by round; figures are medians over rounds. Clients post 64×64 PNGs over HTTP keep-alive as
+pre-encoded requests (a load generator's own cost, like wrk's, stays small beside the
+service's on the 2 cores they share). The bare model call is the ONNX session on one image,
+in this process, with the service's settings. The service's overhead is, request by request
+at one client, the latency the client sees minus the model call the service reports in its
+``Server-Timing`` header (a model call that follows a pause is slower than back-to-back
+calls in a loop, which keep the caches warm: both figures are printed).
 """
 
 from __future__ import annotations
@@ -62,36 +66,70 @@ def make_images(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def load(url: str, images: list[Path], clients: int, requests: int) -> dict[str, float]:
-    import httpx
+def multipart_request(name: str, data: bytes) -> bytes:
+    """One whole ``POST /predict`` (headers and multipart body), encoded once: the load
+    clients only send bytes and read answers, so their own cost stays far below the
+    service's (on 2 cores they share the machine with it)."""
+    boundary = b"shiftlab-bench-boundary"
+    body = (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="'
+            + name.encode() + b'"\r\nContent-Type: application/octet-stream\r\n\r\n' + data
+            + b"\r\n--" + boundary + b"--\r\n")  # fmt: skip
+    head = (b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: multipart/form-data; boundary=" + boundary
+            + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n")  # fmt: skip
+    return head + body
 
-    payloads = [(p.name, p.read_bytes()) for p in images]
 
-    def client(k: int) -> list[float]:
+def ask(stream, sock: socket.socket, request: bytes) -> tuple[float, int]:
+    """Send one request over a kept-alive connection, read its answer, and return the model
+    call's milliseconds and batch size from the answer's ``Server-Timing`` header."""
+    sock.sendall(request)
+    status = stream.readline()
+    if b" 200 " not in status:
+        raise RuntimeError(f"the service answered {status!r}")
+    length, model_ms, batch = 0, float("nan"), 0
+    while (line := stream.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+        elif name.lower() == b"server-timing":
+            model_ms = float(value.split(b"model;dur=")[1].split(b";")[0].split(b",")[0])
+            batch = int(value.split(b'desc="batch ')[1].split(b'"')[0])
+    stream.read(length)
+    return model_ms, batch
+
+
+def load(port: int, requests_: list[bytes], clients: int, total: int) -> dict[str, float]:
+    """``total`` requests from ``clients`` concurrent keep-alive connections."""
+
+    def client(k: int) -> list[tuple[float, float, int]]:
         times = []
-        with httpx.Client(timeout=60) as session:
-            for i in range(k, requests, clients):
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            stream = sock.makefile("rb")
+            for i in range(k, total, clients):
                 started = time.perf_counter()
-                response = session.post(
-                    f"{url}/predict", files={"file": payloads[i % len(payloads)]}
-                )
-                response.raise_for_status()
-                times.append(time.perf_counter() - started)
+                model_ms, batch = ask(stream, sock, requests_[i % len(requests_)])
+                times.append((1e3 * (time.perf_counter() - started), model_ms, batch))
         return times
 
     started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(clients) as pool:
-        latencies = [t for ts in pool.map(client, range(clients)) for t in ts]
+        answered = [t for ts in pool.map(client, range(clients)) for t in ts]
     seconds = time.perf_counter() - started
-    latencies.sort()
+    latencies = sorted(latency for latency, _, _ in answered)
     return {
         "requests_per_s": len(latencies) / seconds,
-        "p50_ms": 1e3 * statistics.median(latencies),
-        "p99_ms": 1e3 * latencies[int(0.99 * (len(latencies) - 1))],
+        "p50_ms": statistics.median(latencies),
+        "p99_ms": latencies[int(0.99 * (len(latencies) - 1))],
+        # what the service adds to its model call, request by request
+        "overhead_ms": statistics.median(latency - model for latency, model, _ in answered),
+        "model_ms": statistics.median(model for _, model, _ in answered),
+        "batch": statistics.mean(batch for _, _, batch in answered),
     }
 
 
-def serve(model: Path, max_batch: int, workers: int = 1) -> tuple[subprocess.Popen, str]:
+def serve(model: Path, max_batch: int, workers: int = 1) -> tuple[subprocess.Popen, int]:
     import httpx
 
     port = free_port()
@@ -102,36 +140,54 @@ def serve(model: Path, max_batch: int, workers: int = 1) -> tuple[subprocess.Pop
     for _ in range(600):
         try:
             if httpx.get(f"{url}/health", timeout=1).json().get("status") == "ready":
-                return process, url
+                return process, port
         except httpx.HTTPError:
             time.sleep(0.1)
     raise RuntimeError("the service did not start")
 
 
+def bare_call_ms(model: Path, x, threads: int | None) -> float:
+    """Median time of the model call alone on one input, in this process."""
+    from shiftlab.inference.backends import open_model
+
+    backend = open_model(model, threads)
+    for _ in range(10):
+        backend(x)
+    calls = []
+    for _ in range(100):
+        started = time.perf_counter()
+        backend(x)
+        calls.append(time.perf_counter() - started)
+    return 1e3 * statistics.median(calls)
+
+
+VARIANTS = (("batching (max_batch=8)", 8, 1), ("no batching (max_batch=1)", 1, 1),
+            ("batching, 2 worker processes", 8, 2))  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=300, help="per row and round")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         model = make_model(folder)
         images = make_images(folder / "images", 32)
+        requests_ = [multipart_request(p.name, p.read_bytes()) for p in images]
 
         from shiftlab.inference.backends import open_model
         from shiftlab.inference.inputs import AnySizeImageFiles
+        from shiftlab.machine import available_cores
 
-        backend = open_model(model)
-        reader = AnySizeImageFiles("segmentation", backend.stored.config, backend.stored.data_facts)
+        stored = open_model(model).stored
+        reader = AnySizeImageFiles("segmentation", stored.config, stored.data_facts)
         x = reader.read(images[0])[0][None]
-        for _ in range(5):
-            backend(x)
-        calls = []
-        for _ in range(50):
-            started = time.perf_counter()
-            backend(x)
-            calls.append(time.perf_counter() - started)
-        bare_ms = 1e3 * statistics.median(calls)
+        # the service's own session settings (its threads sleep between calls), and
+        # onnxruntime's defaults (threads spin: fastest for back-to-back calls)
+        bare_ms = bare_call_ms(model, x, available_cores())
+        bare_default_ms = bare_call_ms(model, x, None)
 
         started = time.perf_counter()
         predicted = folder / "predicted"
@@ -140,37 +196,58 @@ def main() -> None:
         subprocess.run(command, check=True, capture_output=True)
         predict_ms = 1e3 * (time.perf_counter() - started) / len(images)
 
-        results = {}
-        variants = (("batching (max_batch=8)", 8, 1), ("no batching (max_batch=1)", 1, 1),
-                    ("batching, 2 worker processes", 8, 2))  # fmt: skip
-        for name, max_batch, workers in variants:
-            process, url = serve(model, max_batch, workers)
-            try:
-                load(url, images, 1, 20)  # warm-up
-                for clients in (1, 8):
-                    results[f"{name}, {clients} client(s)"] = load(url, images, clients,
-                                                                   args.requests)  # fmt: skip
-                    print(f"  {name}, {clients}: {results[f'{name}, {clients} client(s)']}",
-                          flush=True)  # fmt: skip
-            finally:
+        # every service runs from the start (an idle one takes no CPU); the rows take turns
+        # round by round, so a slow spell of the machine hits them all
+        services = {name: serve(model, max_batch, workers) for name, max_batch, workers in VARIANTS}
+        samples: dict[str, list[dict[str, float]]] = {}
+        try:
+            for _, port in services.values():
+                load(port, requests_, 8, 64)  # warm-up: every worker process answers
+            for number in range(args.rounds):
+                for name, (_, port) in services.items():
+                    for clients in (1, 8):
+                        row = f"{name}, {clients} client{'s' if clients > 1 else ''}"
+                        samples.setdefault(row, []).append(
+                            load(port, requests_, clients, args.requests)
+                        )
+                        rate = samples[row][-1]["requests_per_s"]
+                        print(f"  round {number + 1}/{args.rounds} {row}: {rate:.0f} req/s")
+        finally:
+            for process, _ in services.values():
                 process.terminate()
                 process.wait()
+    results = {row: {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+               for row, rounds in samples.items()}  # fmt: skip
     print(machine())
-    print(f"64×64 PNG segmentation (SMP U-Net, ONNX), {args.requests} requests per row")
-    print("| service | requests/s | p50 (ms) | p99 (ms) |")
-    print("|---|---|---|---|")
+    print(
+        f"64×64 PNG segmentation (SMP U-Net, ONNX); {args.requests} requests per row and "
+        f"round, medians of {args.rounds} interleaved rounds"
+    )
+    print("| service | requests/s | p50 (ms) | p99 (ms) | model call (ms) | its batch | "
+          "overhead (ms) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
     for name, r in results.items():
-        print(f"| {name} | {r['requests_per_s']:.1f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} |")
-    one = results["batching (max_batch=8), 1 client(s)"]
-    eight = results["batching (max_batch=8), 8 client(s)"]
-    print(f"\nbare model call on one image: {bare_ms:.2f} ms; service overhead at one client "
-          f"(p50 − bare): {one['p50_ms'] - bare_ms:.2f} ms (target < 2 ms)")  # fmt: skip
-    scaling = eight["requests_per_s"] / one["requests_per_s"]
-    print(f"8 clients / 1 client with batching: {scaling:.2f}× the requests per second "
-          "(target ≥ 2×)")  # fmt: skip
+        print(f"| {name} | {r['requests_per_s']:.1f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
+              f"| {r['model_ms']:.1f} | {r['batch']:.1f} | {r['overhead_ms']:.1f} |")  # fmt: skip
+    one_name, eight_name = "batching (max_batch=8), 1 client", "batching (max_batch=8), 8 clients"
+    scalings = [e["requests_per_s"] / o["requests_per_s"]
+                for o, e in zip(samples[one_name], samples[eight_name], strict=True)]  # fmt: skip
+    one = results[one_name]
+    print(f"\nbare model call on one image, back to back in this process: {bare_ms:.2f} ms with "
+          f"the service's session settings ({bare_default_ms:.2f} ms with onnxruntime's "
+          f"spinning defaults); inside the service, one request at a time: {one['model_ms']:.2f}"
+          " ms (Server-Timing)")  # fmt: skip
+    print(f"service overhead at one client, per request (latency − its model call): "
+          f"{one['overhead_ms']:.2f} ms (target < 2 ms); p50 − back-to-back bare call: "
+          f"{one['p50_ms'] - bare_ms:.2f} ms")  # fmt: skip
+    print(
+        f"8 clients / 1 client with batching: {statistics.median(scalings):.2f}× the requests "
+        f"per second (rounds {min(scalings):.2f}–{max(scalings):.2f}; target ≥ 2×)"
+    )
     print(f"shiftlab predict on the same files: {predict_ms:.1f} ms per file, start-up included")
-    write_json(args.json, {"machine": machine(), "bare_ms": bare_ms, "predict_ms": predict_ms,
-                           "results": results})  # fmt: skip
+    write_json(args.json, {"machine": machine(), "bare_ms": bare_ms,
+                           "bare_default_ms": bare_default_ms, "predict_ms": predict_ms,
+                           "results": results, "scalings": scalings})  # fmt: skip
 
 
 if __name__ == "__main__":

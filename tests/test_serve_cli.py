@@ -158,12 +158,20 @@ def test_segmentation_served_from_onnx_answers_concurrently_like_predict(exporte
             with httpx.Client(timeout=60) as client:
                 response = client.post(f"{service.url}/predict",
                                        files={"file": (path.name, path.read_bytes())})  # fmt: skip
+            timings.append(response.headers["server-timing"])
             return path.name, response.status_code, response.content
 
+        timings: list[str] = []
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(ask, range(200)))
         assert all(status == 200 for _, status, _ in answers)
         assert all(content == expected[name] for name, _, content in answers)
+        # where each request's time went; under 8 clients some shared a model call
+        stages = [dict(part.split(";")[:2] for part in t.split(", ")) for t in timings]
+        assert all(set(s) == {"read", "queue", "model", "answer"} for s in stages)
+        assert all(float(s["model"].removeprefix("dur=")) > 0 for s in stages)
+        batches = [int(t.split('desc="batch ')[1].split('"')[0]) for t in timings]
+        assert max(batches) > 1 and all(1 <= b <= 8 for b in batches)
 
         malformed = [
             {"files": {"file": ("notes.txt", b"not an image")}},
@@ -230,6 +238,21 @@ def test_several_worker_processes_serve_one_model(exported, tmp_path):
     finally:
         output = service.stop()
     assert "with 2 process(es)" in output and "Traceback" not in output
+
+
+def test_a_request_over_the_time_limit_gets_504_and_the_service_goes_on(exported, tmp_path):
+    service = Service(exported["cls"], tmp_path, "server.request_timeout_s=0.000001")
+    try:
+        image = next((exported["root"] / "images" / "cat").iterdir())
+        answer = httpx.post(
+            f"{service.url}/predict", files={"file": (image.name, image.read_bytes())}
+        )
+        assert answer.status_code == 504
+        assert "server.request_timeout_s=1e-06" in answer.json()["error"]
+        assert httpx.get(f"{service.url}/health").json() == {"status": "ready"}
+    finally:
+        output = service.stop()
+    assert "Traceback" not in output
 
 
 def test_the_serving_image_holds_no_torch():

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -24,6 +25,7 @@ from shiftlab.data.in_memory import InMemoryFile
 from shiftlab.errors import ShiftlabError
 from shiftlab.serving.batching import Batcher
 from shiftlab.serving.page import PAGE
+from shiftlab.serving.timing import Timing
 
 log = logging.getLogger("shiftlab.serve")
 
@@ -122,28 +124,29 @@ def create_app(model: Any, max_batch: int = 8, batch_wait_ms: float = 0.0,
             raise ClientError(400, "No file in the request: send -F file=@<path>.")
         if len(file) > limits.max_files:
             raise ClientError(413, f"{len(file)} files in one request; at most {limits.max_files}.")
+        timing = Timing()
         try:
-            answers = await asyncio.wait_for(
-                _answer_all(file), timeout=limits.request_timeout_s or None
-            )
+            answers = await _within(limits.request_timeout_s, _answer_all(file, timing))
         except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11
             raise ClientError(
                 504,
                 f"No answer within server.request_timeout_s={limits.request_timeout_s:g} s (the "
                 "service is overloaded or the input is very large): retry later or send less.",
             ) from None
+        headers = {"Server-Timing": timing.header()}
         if len(answers) == 1:
             (one,) = answers
             if one.json is not None:
-                return JSONResponse(one.json)
-            return Response(one.content, media_type=one.media_type)
+                return JSONResponse(one.json, headers=headers)
+            return Response(one.content, media_type=one.media_type, headers=headers)
         return JSONResponse({"results": [_as_json(u.filename, a)
-                                         for u, a in zip(file, answers, strict=True)]})  # fmt: skip
+                                         for u, a in zip(file, answers, strict=True)]},
+                            headers=headers)  # fmt: skip
 
-    async def _answer_all(uploads: list[UploadFile]) -> list[Any]:
-        return [await _answer_one(upload) for upload in uploads]
+    async def _answer_all(uploads: list[UploadFile], timing: Timing) -> list[Any]:
+        return [await _answer_one(upload, timing) for upload in uploads]
 
-    async def _answer_one(upload: UploadFile) -> Any:
+    async def _answer_one(upload: UploadFile, timing: Timing) -> Any:
         name = PurePath(upload.filename or "").name
         suffix = PurePath(name).suffix.lower()
         if suffix not in reader.suffixes:
@@ -163,16 +166,18 @@ def create_app(model: Any, max_batch: int = 8, batch_wait_ms: float = 0.0,
             raise ClientError(400, str(err)) from None
         except Exception as err:  # a reader's library refusing the bytes
             raise ClientError(400, f"{name} cannot be read: {err}") from None
+        timing.lap("read")
+        waiting = time.perf_counter()
         try:
-            if reader.chunked:
-                output = await batcher.run_alone(x)
-            else:
-                output = await batcher(x)
+            ran = await (batcher.run_alone(x) if reader.chunked else batcher(x))
         except Exception as err:
             raise ClientError(
                 422, f"The model cannot take {name} ({str(err)[:200]}); check /info for its inputs."
             ) from None
-        return writer.answer(output, context)
+        timing.model_call(time.perf_counter() - waiting, ran.model_s, ran.batch_size)
+        answer = writer.answer(ran.output, context)
+        timing.lap("answer")
+        return answer
 
     @app.get("/", response_class=HTMLResponse)
     async def page() -> str:
@@ -180,6 +185,17 @@ def create_app(model: Any, max_batch: int = 8, batch_wait_ms: float = 0.0,
         return PAGE
 
     return app
+
+
+async def _within(seconds: float, work: Coroutine[Any, Any, Any]) -> Any:
+    """``work``'s result, or TimeoutError after ``seconds`` (0: no limit). On Python 3.11+
+    the request's own task runs it (asyncio.timeout); wait_for would start another task."""
+    if not seconds:
+        return await work
+    if hasattr(asyncio, "timeout"):
+        async with asyncio.timeout(seconds):
+            return await work
+    return await asyncio.wait_for(work, seconds)
 
 
 def _offline_docs(app: FastAPI) -> None:

@@ -10,12 +10,28 @@ the cores.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 Model = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Ran:
+    """One input's output, and the model call it went through (for ``Server-Timing``)."""
+
+    output: np.ndarray
+    model_s: float  # how long that call took (its whole batch's)
+    batch_size: int
+
+
+def _timed(model: Model, batch: np.ndarray) -> tuple[np.ndarray, float]:
+    started = time.perf_counter()
+    out = model(batch)
+    return out, time.perf_counter() - started
 
 
 @dataclass
@@ -50,17 +66,25 @@ class Batcher:
         if self.worker is not None:
             self.worker.cancel()
 
-    async def __call__(self, x: np.ndarray) -> np.ndarray:
+    async def __call__(self, x: np.ndarray) -> Ran:
         """The model's output for one input (without the batch axis)."""
         assert self.queue is not None, "start() the batcher inside the running event loop"
+        if self.wait == 0 and self.queue.empty() and not self.lock.locked():
+            # nothing running or waiting: straight to the model, without the queue's hops
+            # (requests that come meanwhile queue, and go together once this call ends)
+            async with self.lock:
+                out, seconds = await asyncio.to_thread(_timed, self.model, x[None])
+            self.batches.append(1)
+            return Ran(out[0], seconds, 1)
         future = asyncio.get_running_loop().create_future()
         await self.queue.put(_Pending(x, future))
         return await future
 
-    async def run_alone(self, batch: np.ndarray) -> np.ndarray:
+    async def run_alone(self, batch: np.ndarray) -> Ran:
         """A stack of inputs of one file (chunks of a long recording), in one model call."""
         async with self.lock:
-            return await asyncio.to_thread(self.model, batch)
+            out, seconds = await asyncio.to_thread(_timed, self.model, batch)
+        return Ran(out, seconds, len(batch))
 
     async def _run(self) -> None:
         assert self.queue is not None
@@ -84,22 +108,24 @@ class Batcher:
             await self._call(batch)
 
     async def _call(self, batch: list[_Pending]) -> None:
-        """Run each group of inputs of one shape as one batch; a failure goes to its callers."""
-        groups: dict[tuple, list[_Pending]] = {}
-        for item in batch:
-            if item.future.done():  # its request gave up (server.request_timeout_s)
-                continue
-            groups.setdefault(item.x.shape, []).append(item)
-        for items in groups.values():
-            try:
-                async with self.lock:
-                    out = await asyncio.to_thread(self.model, np.stack([i.x for i in items]))
-                self.batches.append(len(items))
-            except Exception as err:  # the callers answer with it; the service goes on
-                for item in items:
-                    if not item.future.done():
-                        item.future.set_exception(err)
-                continue
-            for item, result in zip(items, out, strict=True):
+        """Run each group of inputs of one shape as one batch; a failure goes to its callers.
+        Requests that gave up while waiting for the model (server.request_timeout_s) are
+        left out."""
+        async with self.lock:
+            groups: dict[tuple, list[_Pending]] = {}
+            for item in batch:
                 if not item.future.done():
-                    item.future.set_result(result)
+                    groups.setdefault(item.x.shape, []).append(item)
+            for items in groups.values():
+                try:
+                    batch = np.stack([i.x for i in items])
+                    out, seconds = await asyncio.to_thread(_timed, self.model, batch)
+                    self.batches.append(len(items))
+                except Exception as err:  # the callers answer with it; the service goes on
+                    for item in items:
+                        if not item.future.done():
+                            item.future.set_exception(err)
+                    continue
+                for item, result in zip(items, out, strict=True):
+                    if not item.future.done():
+                        item.future.set_result(Ran(result, seconds, len(items)))
