@@ -201,7 +201,7 @@ def test_segmentation_served_from_onnx_answers_concurrently_like_predict(exporte
 
 @pytest.mark.slow
 def test_classification_served_answers_json_for_one_file_and_for_several(exported, tmp_path):
-    service = Service(exported["cls"], tmp_path, as_in_image=True)
+    service = Service(exported["cls"], tmp_path, "server.access_log=false", as_in_image=True)
     try:
         image = next((exported["root"] / "images" / "cat").iterdir())
         one = httpx.post(f"{service.url}/predict",
@@ -220,7 +220,8 @@ def test_classification_served_answers_json_for_one_file_and_for_several(exporte
         )
         assert answer.status_code == 200  # resized by the model's eval transforms, as predict does
     finally:
-        service.stop()
+        output = service.stop()
+    assert "POST /predict" not in output and "Application startup complete" in output
 
 
 @pytest.mark.slow
@@ -253,6 +254,7 @@ def test_a_request_over_the_time_limit_gets_504_and_the_service_goes_on(exported
     finally:
         output = service.stop()
     assert "Traceback" not in output
+    assert '"POST /predict HTTP/1.1" 504' in output  # the access log, on by default
 
 
 def test_the_serving_image_holds_no_torch():

@@ -66,6 +66,7 @@ def main(cfg: DictConfig) -> None:
         host=str(server.host),
         port=int(server.port),
         log_level="info",
+        access_log=bool(server.access_log),
         timeout_graceful_shutdown=int(server.graceful_shutdown_s),
         timeout_keep_alive=int(server.keep_alive_s),
         limit_concurrency=int(server.max_concurrency),
