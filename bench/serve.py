@@ -1,14 +1,16 @@
 """``shiftlab serve`` under load: requests per second and p50/p99 latency at 1 and 8
 concurrent clients, with and without batching, beside the bare model call and ``shiftlab
-predict`` on the same files.
+predict`` on the same files, for two models.
 
-    .venv/bin/python bench/serve.py                       # ~3 minutes on 2 cores
+    .venv/bin/python bench/serve.py                       # ~8 minutes on 2 cores
     .venv/bin/python bench/serve.py --requests 600 --rounds 5
 
-A segmentation model (the shapes experiment's SMP U-Net, trained one epoch) is exported to
-ONNX and served from it by three ``shiftlab serve`` processes: ``server.max_batch=8``
-(batching), ``1`` (none), and batching with ``server.workers=2``. The rows take turns, round
-by round; figures are medians over rounds. Clients post 64×64 PNGs over HTTP keep-alive as
+A segmentation model (the shapes experiment's SMP U-Net on 64×64 images) and a small
+classifier (the default layer classifier on 28×28 images), each trained one epoch, are
+exported to ONNX and served by three ``shiftlab serve`` processes each:
+``server.max_batch=8`` (batching), ``1`` (none), and batching with ``server.workers=2``. The
+rows take turns, round by round; figures are medians over rounds. Clients post PNGs over
+HTTP keep-alive as
 pre-encoded requests (a load generator's own cost, like wrk's, stays small beside the
 service's on the 2 cores they share). The bare model call is the ONNX session on one image,
 in this process, with the service's settings. The service's overhead is, request by request
@@ -29,6 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from _common import machine, write_json
 
 SHIFTLAB = str(Path(sys.executable).with_name("shiftlab"))
@@ -40,30 +43,60 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def make_model(folder: Path) -> Path:
-    subprocess.run([SHIFTLAB, "train", "experiment=segmentation_shapes", "data.num_train=32",
-                    "data.num_val=8", "data.num_test=8", "trainer.max_epochs=1",
-                    "trainer.enable_progress_bar=false", "task_name=bench"],
+def trained_and_exported(folder: Path, task_name: str, *overrides: str) -> Path:
+    """A model trained briefly by ``shiftlab train`` and exported to ONNX."""
+    subprocess.run([SHIFTLAB, "train", *overrides, "trainer.max_epochs=1",
+                    "trainer.enable_progress_bar=false", f"task_name={task_name}"],
                    cwd=folder, check=True, capture_output=True)  # fmt: skip
-    (run,) = (folder / "outputs" / "bench" / "runs").iterdir()
+    (run,) = (folder / "outputs" / task_name / "runs").iterdir()
     checkpoint = run / "checkpoints" / "last.ckpt"
     subprocess.run([SHIFTLAB, "export", f"ckpt_path={checkpoint}"], cwd=folder, check=True,
                    capture_output=True)  # fmt: skip
     return checkpoint.with_suffix(".onnx")
 
 
-def make_images(folder: Path, count: int) -> list[Path]:
+def shapes(folder: Path, count: int, size: int) -> list[Path]:
+    """``count`` PNGs of synthetic shapes, ``size`` pixels square."""
     from PIL import Image
 
     from shiftlab.data.synthetic_shapes import ShapesSynthesis
 
-    folder.mkdir()
+    folder.mkdir(parents=True)
     paths = []
     for i in range(count):
-        image, _ = ShapesSynthesis(size=64).sample(5, i)
+        image, _ = ShapesSynthesis(size=size).sample(5, i)
         paths.append(folder / f"{i}.png")
         Image.fromarray(image).save(paths[-1])
     return paths
+
+
+def segmentation_model(folder: Path) -> tuple[Path, list[Path]]:
+    """The shapes experiment's SMP U-Net, and 64×64 images for it."""
+    settings = ["experiment=segmentation_shapes", "data.num_train=32", "data.num_val=8",
+                "data.num_test=8"]  # fmt: skip
+    model = trained_and_exported(folder, "segmentation", *settings)
+    return model, shapes(folder / "segmentation_images", 32, 64)
+
+
+def classification_model(folder: Path) -> tuple[Path, list[Path]]:
+    """The default image classifier (a small CNN of layers) on 28×28 images in class
+    folders, and 28×28 images for it."""
+    from PIL import Image
+
+    for k, name in enumerate(("dark", "mid", "light")):
+        (folder / "classes" / name).mkdir(parents=True)
+        for i in range(8):
+            grey = np.full((28, 28, 3), 40 + 80 * k + i, dtype=np.uint8)
+            Image.fromarray(grey).save(folder / "classes" / name / f"{i}.png")
+    settings = ["data=image_folder", f"data.root={folder / 'classes'}", "data.image_size=[28,28]"]
+    model = trained_and_exported(folder, "classification", *settings)
+    return model, shapes(folder / "classification_images", 32, 28)
+
+
+MODELS = {
+    "64×64 PNG segmentation (SMP U-Net)": segmentation_model,
+    "28×28 PNG classification (layer classifier)": classification_model,
+}
 
 
 def multipart_request(name: str, data: bytes) -> bytes:
@@ -171,83 +204,90 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
+    from shiftlab.inference.backends import open_model
+    from shiftlab.machine import available_cores
+
+    figures: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        model = make_model(folder)
-        images = make_images(folder / "images", 32)
-        requests_ = [multipart_request(p.name, p.read_bytes()) for p in images]
+        for title, make in MODELS.items():
+            print(title, flush=True)
+            folder = Path(tmp) / title.split()[2]
+            folder.mkdir()
+            model, images = make(folder)
+            requests_ = [multipart_request(p.name, p.read_bytes()) for p in images]
+            backend = open_model(model)
+            kind = backend.stored.task_kind
+            reader = kind.input_format()(kind.name, backend.stored.config,
+                                         backend.stored.data_facts)  # fmt: skip
+            x = reader.read(images[0])[0][None]
+            # the service's own session settings (its threads sleep between calls), and
+            # onnxruntime's defaults (threads spin: fastest for back-to-back calls)
+            bare_ms = bare_call_ms(model, x, available_cores())
+            bare_default_ms = bare_call_ms(model, x, None)
 
-        from shiftlab.inference.backends import open_model
-        from shiftlab.inference.inputs import AnySizeImageFiles
-        from shiftlab.machine import available_cores
+            started = time.perf_counter()
+            command = [SHIFTLAB, "predict", f"ckpt_path={model}", f"input={images[0].parent}",
+                       f"output_dir={folder / 'predicted'}"]  # fmt: skip
+            subprocess.run(command, check=True, capture_output=True)
+            predict_ms = 1e3 * (time.perf_counter() - started) / len(images)
 
-        stored = open_model(model).stored
-        reader = AnySizeImageFiles("segmentation", stored.config, stored.data_facts)
-        x = reader.read(images[0])[0][None]
-        # the service's own session settings (its threads sleep between calls), and
-        # onnxruntime's defaults (threads spin: fastest for back-to-back calls)
-        bare_ms = bare_call_ms(model, x, available_cores())
-        bare_default_ms = bare_call_ms(model, x, None)
-
-        started = time.perf_counter()
-        predicted = folder / "predicted"
-        command = [SHIFTLAB, "predict", f"ckpt_path={model}", f"input={folder / 'images'}",
-                   f"output_dir={predicted}"]  # fmt: skip
-        subprocess.run(command, check=True, capture_output=True)
-        predict_ms = 1e3 * (time.perf_counter() - started) / len(images)
-
-        # every service runs from the start (an idle one takes no CPU); the rows take turns
-        # round by round, so a slow spell of the machine hits them all
-        services = {name: serve(model, max_batch, workers) for name, max_batch, workers in VARIANTS}
-        samples: dict[str, list[dict[str, float]]] = {}
-        try:
-            for _, port in services.values():
-                load(port, requests_, 8, 64)  # warm-up: every worker process answers
-            for number in range(args.rounds):
-                for name, (_, port) in services.items():
-                    for clients in (1, 8):
-                        row = f"{name}, {clients} client{'s' if clients > 1 else ''}"
-                        samples.setdefault(row, []).append(
-                            load(port, requests_, clients, args.requests)
-                        )
-                        rate = samples[row][-1]["requests_per_s"]
-                        print(f"  round {number + 1}/{args.rounds} {row}: {rate:.0f} req/s")
-        finally:
-            for process, _ in services.values():
-                process.terminate()
-                process.wait()
-    results = {row: {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
-               for row, rounds in samples.items()}  # fmt: skip
+            # every service runs from the start (an idle one takes no CPU); the rows take
+            # turns round by round, so a slow spell of the machine hits them all
+            services = {name: serve(model, batch, workers) for name, batch, workers in VARIANTS}
+            samples: dict[str, list[dict[str, float]]] = {}
+            try:
+                for _, port in services.values():
+                    load(port, requests_, 8, 64)  # warm-up: every worker process answers
+                for number in range(args.rounds):
+                    for name, (_, port) in services.items():
+                        for clients in (1, 8):
+                            row = f"{name}, {clients} client{'s' if clients > 1 else ''}"
+                            samples.setdefault(row, []).append(
+                                load(port, requests_, clients, args.requests)
+                            )
+                            rate = samples[row][-1]["requests_per_s"]
+                            print(f"  round {number + 1}/{args.rounds} {row}: {rate:.0f} req/s")
+            finally:
+                for process, _ in services.values():
+                    process.terminate()
+                    process.wait()
+            figures[title] = {"bare_ms": bare_ms, "bare_default_ms": bare_default_ms,
+                              "predict_ms": predict_ms, "samples": samples}  # fmt: skip
     print(machine())
     print(
-        f"64×64 PNG segmentation (SMP U-Net, ONNX); {args.requests} requests per row and "
-        f"round, medians of {args.rounds} interleaved rounds"
+        f"ONNX models; {args.requests} requests per row and round, medians of "
+        f"{args.rounds} interleaved rounds"
     )
-    print("| service | requests/s | p50 (ms) | p99 (ms) | model call (ms) | its batch | "
+    for title, f in figures.items():
+        report(title, f)
+    write_json(args.json, {"machine": machine(), "models": figures})
+
+
+def report(title: str, figures: dict) -> None:
+    """The table of one model's rows, and its figures against the targets."""
+    samples = figures["samples"]
+    results = {row: {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+               for row, rounds in samples.items()}  # fmt: skip
+    print(f"\n| {title} | requests/s | p50 (ms) | p99 (ms) | model call (ms) | its batch | "
           "overhead (ms) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
     for name, r in results.items():
         print(f"| {name} | {r['requests_per_s']:.1f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
-              f"| {r['model_ms']:.1f} | {r['batch']:.1f} | {r['overhead_ms']:.1f} |")  # fmt: skip
+              f"| {r['model_ms']:.2f} | {r['batch']:.1f} | {r['overhead_ms']:.2f} |")  # fmt: skip
     one_name, eight_name = "batching (max_batch=8), 1 client", "batching (max_batch=8), 8 clients"
     scalings = [e["requests_per_s"] / o["requests_per_s"]
                 for o, e in zip(samples[one_name], samples[eight_name], strict=True)]  # fmt: skip
     one = results[one_name]
-    print(f"\nbare model call on one image, back to back in this process: {bare_ms:.2f} ms with "
-          f"the service's session settings ({bare_default_ms:.2f} ms with onnxruntime's "
-          f"spinning defaults); inside the service, one request at a time: {one['model_ms']:.2f}"
-          " ms (Server-Timing)")  # fmt: skip
+    print(f"bare model call on one input, back to back in this process: "
+          f"{figures['bare_ms']:.2f} ms with the service's session settings "
+          f"({figures['bare_default_ms']:.2f} ms with onnxruntime's spinning defaults); "
+          f"inside the service, one request at a time: {one['model_ms']:.2f} ms")  # fmt: skip
     print(f"service overhead at one client, per request (latency − its model call): "
-          f"{one['overhead_ms']:.2f} ms (target < 2 ms); p50 − back-to-back bare call: "
-          f"{one['p50_ms'] - bare_ms:.2f} ms")  # fmt: skip
-    print(
-        f"8 clients / 1 client with batching: {statistics.median(scalings):.2f}× the requests "
-        f"per second (rounds {min(scalings):.2f}–{max(scalings):.2f}; target ≥ 2×)"
-    )
-    print(f"shiftlab predict on the same files: {predict_ms:.1f} ms per file, start-up included")
-    write_json(args.json, {"machine": machine(), "bare_ms": bare_ms,
-                           "bare_default_ms": bare_default_ms, "predict_ms": predict_ms,
-                           "results": results, "scalings": scalings})  # fmt: skip
+          f"{one['overhead_ms']:.2f} ms (target < 2 ms)")  # fmt: skip
+    print(f"8 clients / 1 client with batching: {statistics.median(scalings):.2f}× the requests "
+          f"per second (rounds {min(scalings):.2f}–{max(scalings):.2f}; target ≥ 2×)")  # fmt: skip
+    print(f"shiftlab predict on the same files: {figures['predict_ms']:.1f} ms per file, "
+          "start-up included")  # fmt: skip
 
 
 if __name__ == "__main__":
