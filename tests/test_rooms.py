@@ -35,8 +35,9 @@ LAYERS: dict[str, set[str]] = {
         "visuals",
     },
     "callbacks": set(),
+    "events": {"errors"},
     "sweeps": {"errors", "machine", "config", "tasks"},
-    "run": {"shiftlab", "errors", "config", "tasks", "sweeps"},
+    "run": {"shiftlab", "errors", "config", "tasks", "sweeps", "events"},
     "inference": {
         "errors",
         "spectral_scales",

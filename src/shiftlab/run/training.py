@@ -17,9 +17,12 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from shiftlab.config.choices import chosen_option
+from shiftlab.events.callback import RunEventsCallback
+from shiftlab.events.run_events import RunEvents
 from shiftlab.run.building import build, build_task
 from shiftlab.run.checkpoints import check_checkpoint_fits
 from shiftlab.run.distributed import DDP_ENV, end_process_group
+from shiftlab.run.events import open_run_events
 from shiftlab.run.logs import route_library_logs
 from shiftlab.run.ranks import is_rank_zero
 from shiftlab.run.summary import (
@@ -72,6 +75,29 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
     pruning = _trial_pruning(cfg, task.monitor)
     if pruning is not None:
         callbacks.append(pruning)
+    events = open_run_events(cfg, output_dir)
+    if events.publishers:
+        callbacks.append(RunEventsCallback(events))
+    try:
+        return _fit_and_test(cfg, task, datamodule, loggers, callbacks, pruning, events, started)
+    except BaseException as err:
+        events.emit("run_failed", error=str(err), error_type=type(err).__name__)
+        raise
+    finally:
+        events.close()
+
+
+def _fit_and_test(
+    cfg: DictConfig,
+    task: Any,
+    datamodule: Any,
+    loggers: list[Logger],
+    callbacks: list,
+    pruning: Any,
+    events: RunEvents,
+    started: float,
+) -> dict[str, Any]:
+    output_dir = Path(cfg.paths.output_dir)
     trainer: L.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
 
     if cfg.get("ckpt_path"):
@@ -111,6 +137,12 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
     }
     if pruned:
         summary["pruned_epoch"] = pruning.pruned_epoch
+    if events.publishers:
+        events.emit("run_completed", status=summary["status"], metrics=metrics,
+                    best_checkpoint=summary["best_checkpoint"],
+                    wall_time_s=summary["wall_time_s"])  # fmt: skip
+        sent = events.sequence
+        summary["events"] = {"run_id": events.run_id, "sent": sent, "dropped": events.close()}
     if trainer.is_global_zero:
         write_json(output_dir / "metrics.json", summary)
         # the status is a setting column in the HParams view: completed, or pruned by a search
