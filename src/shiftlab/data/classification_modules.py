@@ -125,7 +125,7 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
         self.fractions = {"val": val_fraction, "test": test_fraction}
         self.splits_file = splits_file
         self.folds = Folds(num_folds, fold, split_seed, group_by)
-        self.train_transform = compose(train_transforms)
+        self.train_transform = compose(train_transforms, random=True)
         self.eval_transform = compose(eval_transforms)
         self.mean, self.std = mean, std
         self.batch_size = batch_size

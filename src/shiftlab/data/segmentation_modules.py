@@ -138,7 +138,7 @@ class SegmentationDataModule(SplitLoaders, L.LightningDataModule):
             )
         self.mean, self.std = mean, std
         self.ignore_index = ignore_index
-        self.train_transform = compose(train_transforms)
+        self.train_transform = compose(train_transforms, random=True)
         self.eval_transform = compose(eval_transforms)
         self.batch_size = batch_size
         self.num_workers = loader_workers(num_workers)
