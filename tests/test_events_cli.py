@@ -103,12 +103,20 @@ def test_a_sweeps_events_arrive_in_order_with_the_runs_metrics(broker, tmp_path)
         summary = json.loads(path.read_text())
         summaries[summary["events"]["run_id"]] = summary
     assert len(summaries) == 3
-    expected = sum(s["events"]["sent"] for s in summaries.values())
+    expected = sum(s["events"]["sent"] for s in summaries.values()) + 2  # + the sweep's own
     events = consume(broker, topic, expected)
     assert len(events) == expected
 
+    sweep = [e for e in events if e["type"].startswith("sweep_")]
+    assert [e["type"] for e in sweep] == ["sweep_started", "sweep_completed"]
+    assert sweep[1]["jobs"] == 3 and sweep[1]["statuses"] == {"completed": 3}
+    (best,) = sweep[1]["best"].values()
+    sweep_dir = Path(sweep[0]["sweep_dir"])
+    best_summary = json.loads((sweep_dir / str(best["job"]) / "metrics.json").read_text())
+    assert best["metrics"] == pytest.approx(best_summary["metrics"])
+
     by_run: dict[str, list[dict]] = {}
-    for event in events:
+    for event in [e for e in events if not e["type"].startswith("sweep_")]:
         assert event["schema"] == "shiftlab.run-event/1" and event["time"].endswith("Z")
         by_run.setdefault(event["run_id"], []).append(event)
     assert set(by_run) == set(summaries)
@@ -124,6 +132,7 @@ def test_a_sweeps_events_arrive_in_order_with_the_runs_metrics(broker, tmp_path)
         assert "checkpoint_written" in kinds
         started, completed = run_events[0], run_events[-1]
         assert started["sweep"]["job"] in (0, 1, 2) and "events=kafka" in started["overrides"]
+        assert Path(started["sweep"]["dir"]) == sweep_dir
         jobs.add(started["sweep"]["job"])
         assert started["choices"]["model"] == "smp_unet"
         assert completed["metrics"] == pytest.approx(summary["metrics"])

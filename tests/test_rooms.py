@@ -36,7 +36,7 @@ LAYERS: dict[str, set[str]] = {
     },
     "callbacks": set(),
     "events": {"errors"},
-    "sweeps": {"errors", "machine", "config", "tasks"},
+    "sweeps": {"errors", "machine", "config", "tasks", "events"},
     "run": {"shiftlab", "errors", "config", "tasks", "sweeps", "events"},
     "inference": {
         "errors",

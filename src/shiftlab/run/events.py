@@ -25,7 +25,8 @@ def open_run_events(cfg: DictConfig, output_dir: Path) -> RunEvents:
                       if isinstance(item, DictConfig) and "_target_" in item]  # fmt: skip
     events = RunEvents(publishers)
     if publishers:
-        events.emit("run_started", task_name=cfg.get("task_name"), run_dir=str(output_dir),
+        events.emit("run_started", task_name=cfg.get("task_name"),
+                    run_dir=str(Path(output_dir).resolve()),
                      choices=group_choices(), host=socket.gethostname(), **_launch())  # fmt: skip
     return events
 
@@ -41,5 +42,5 @@ def _launch() -> dict[str, Any]:
         return {"overrides": [], "sweep": None}
     sweep = None
     if hydra.mode == RunMode.MULTIRUN:
-        sweep = {"dir": str(hydra.sweep.dir), "job": int(hydra.job.num)}
+        sweep = {"dir": str(Path(hydra.sweep.dir).resolve()), "job": int(hydra.job.num)}
     return {"overrides": list(hydra.overrides.task), "sweep": sweep}

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, open_dict, read_write
 
 from shiftlab.config.overrides import quoted
 from shiftlab.sweeps.jobs import COMPLETED
-from shiftlab.sweeps.report import rerun_command, write_report
+from shiftlab.sweeps.report import build_report, rerun_command, write_report
 
 log = logging.getLogger("shiftlab.sweep")
 
@@ -65,6 +65,46 @@ class SweepReport(Callback):
         if report.jobs and not any(job.status == COMPLETED for job in report.jobs):
             log.error("No job of the sweep completed; see %s for each job's error.", md_path)
             raise SystemExit(1)
+
+
+class SweepEvents(Callback):
+    """``sweep_started`` and ``sweep_completed`` run events (with the report's best rows)
+    from the launching process, when the sweep's config chooses ``events=...``; each job
+    publishes its own run's events, naming the sweep directory and its job number."""
+
+    def __init__(self) -> None:
+        self.events: Any = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        node = config.get("events") or {}
+        targets = {name: item for name, item in node.items()
+                   if isinstance(item, DictConfig) and "_target_" in item}  # fmt: skip
+        if not targets:
+            return
+        from hydra.utils import instantiate
+
+        from shiftlab.events.run_events import RunEvents
+
+        try:
+            self.events = RunEvents([instantiate(item) for item in targets.values()])
+        except Exception as err:  # the jobs report a bad events config themselves
+            log.warning("No sweep events: %s", err)
+            return
+        self.events.emit("sweep_started", sweep_dir=str(Path(config.hydra.sweep.dir).resolve()),
+                         overrides=list(config.hydra.overrides.task))  # fmt: skip
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.events is None:
+            return
+        try:
+            report = build_report(Path(config.hydra.sweep.dir))
+            best = {monitor: {"job": job.number, "objective": job.objective,
+                              "overrides": job.overrides, "metrics": job.metrics}
+                    for monitor, job in report.best.items()}  # fmt: skip
+            self.events.emit("sweep_completed", sweep_dir=str(report.sweep_dir.resolve()),
+                             jobs=len(report.jobs), statuses=report.counts, best=best)  # fmt: skip
+        finally:
+            self.events.close()
 
 
 def _is_multirun(config: DictConfig) -> bool:
