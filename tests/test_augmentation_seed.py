@@ -27,6 +27,8 @@ def test_one_seed_one_sequence_of_augmentations():
     assert draws(7) == draws(7)
     assert draws(7) != draws(8)
     assert len(set(draws(7))) > 1  # still random within the sequence
+    pipeline = compose(instantiate(FLIPS), random=True)
+    assert [type(t).__name__ for t in pipeline.transforms] == ["HorizontalFlip", "RandomRotate90"]
 
 
 def test_evaluation_transforms_stay_plain_albumentations():

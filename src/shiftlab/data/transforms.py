@@ -42,6 +42,14 @@ class FollowsGlobalSeed:
     def __init__(self, pipeline: Any) -> None:
         self.pipeline = pipeline
 
+    def __getattr__(self, name: str) -> Any:  # .transforms and the rest, as on the pipeline
+        if name == "pipeline":
+            raise AttributeError(name)
+        return getattr(self.pipeline, name)
+
+    def __repr__(self) -> str:
+        return f"FollowsGlobalSeed({self.pipeline!r})"
+
     def __call__(self, **data: Any) -> dict[str, Any]:
         import numpy as np
 
