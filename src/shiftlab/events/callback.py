@@ -19,7 +19,9 @@ class RunEventsCallback(L.Callback):
         self.events = events
         self.checkpoints_seen: set[tuple[str, int]] = set()  # (path, modification time)
 
-    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    # after the task's own on_validation_epoch_end (which logs the epoch-level metrics, IoU
+    # and the like): a callback's epoch-end hook runs before it and would see the last epoch's
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
         self.events.emit("validation_epoch", epoch=trainer.current_epoch,

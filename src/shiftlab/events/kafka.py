@@ -37,29 +37,11 @@ class KafkaTransport:
                 "events=kafka needs the confluent-kafka client: pip install confluent-kafka "
                 "(or choose events=none)."
             ) from err
-        settings: dict[str, Any] = {
-            "bootstrap.servers": str(bootstrap_servers),
-            "security.protocol": str(security_protocol),
-            "message.timeout.ms": int(delivery_timeout_s * 1000),
-            "linger.ms": 20,
-            "client.id": "shiftlab",
-            "error_cb": self._on_error,
-            "logger": _quiet_librdkafka(),
-            **dict(client_options or {}),
-        }
-        if sasl_mechanism:
-            settings["sasl.mechanism"] = str(sasl_mechanism)
-            if sasl_username:
-                settings["sasl.username"] = str(sasl_username)
-            if sasl_password_env:
-                password = os.environ.get(str(sasl_password_env))
-                if password is None:
-                    raise ConfigError(
-                        f"events.kafka.sasl_password_env={sasl_password_env}, but that "
-                        "environment variable is not set: export it with the SASL password "
-                        "(the password itself never goes in a config)."
-                    )
-                settings["sasl.password"] = password
+        producer_defaults = {"message.timeout.ms": int(delivery_timeout_s * 1000),
+                             "linger.ms": 20, "error_cb": self._on_error}  # fmt: skip
+        common = client_settings(bootstrap_servers, security_protocol, sasl_mechanism,
+                                 sasl_username, sasl_password_env, client_options)  # fmt: skip
+        settings = {**producer_defaults, **common}  # client_options may change the defaults
         self.topic = str(topic)
         self.failed = 0
         self.errors: list[str] = []
@@ -86,6 +68,39 @@ class KafkaTransport:
     def _on_error(self, err: Any) -> None:
         if len(self.errors) < 3:
             self.errors.append(str(err))
+
+
+def client_settings(
+    bootstrap_servers: str,
+    security_protocol: str = "PLAINTEXT",
+    sasl_mechanism: str | None = None,
+    sasl_username: str | None = None,
+    sasl_password_env: str | None = None,
+    client_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """librdkafka settings for the producer of a run and the consumer of ``shiftlab watch``
+    (one config, ``events.kafka``, for both): the password from the environment."""
+    settings: dict[str, Any] = {
+        "bootstrap.servers": str(bootstrap_servers),
+        "security.protocol": str(security_protocol),
+        "client.id": "shiftlab",
+        "logger": _quiet_librdkafka(),
+        **dict(client_options or {}),
+    }
+    if sasl_mechanism:
+        settings["sasl.mechanism"] = str(sasl_mechanism)
+        if sasl_username:
+            settings["sasl.username"] = str(sasl_username)
+        if sasl_password_env:
+            password = os.environ.get(str(sasl_password_env))
+            if password is None:
+                raise ConfigError(
+                    f"events.kafka.sasl_password_env={sasl_password_env}, but that "
+                    "environment variable is not set: export it with the SASL password "
+                    "(the password itself never goes in a config)."
+                )
+            settings["sasl.password"] = password
+    return settings
 
 
 def _quiet_librdkafka() -> logging.Logger:

@@ -10,7 +10,8 @@ consumer can tell a gap; the message key is the run id, so a partitioned topic k
 run's events in order. Payloads by type:
 
 - ``run_started``: ``task_name``, ``run_dir``, ``choices`` (option per config group),
-  ``overrides`` (as typed), ``host``, ``sweep`` (``{"dir", "job"}`` in a multirun, else null)
+  ``overrides`` (as typed), ``host``, ``sweep`` (``{"dir", "job"}`` in a multirun, else null),
+  ``monitor`` (``{"name", "mode"}``: the metric checkpoints and sweeps rank by)
 - ``validation_epoch``: ``epoch``, ``global_step``, ``metrics`` (name → number)
 - ``checkpoint_written``: ``epoch``, ``path``, ``monitor``, ``score``
 - ``run_completed``: ``status`` (completed or pruned), ``metrics`` (final and best),

@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from shiftlab.config.choices import group_choices
 from shiftlab.events.run_events import RunEvents
@@ -27,7 +27,10 @@ def open_run_events(cfg: DictConfig, output_dir: Path) -> RunEvents:
     if publishers:
         events.emit("run_started", task_name=cfg.get("task_name"),
                     run_dir=str(Path(output_dir).resolve()),
-                     choices=group_choices(), host=socket.gethostname(), **_launch())  # fmt: skip
+                    choices=group_choices(), host=socket.gethostname(),
+                    monitor={"name": OmegaConf.select(cfg, "task.monitor"),
+                             "mode": OmegaConf.select(cfg, "task.monitor_mode")},
+                    **_launch())  # fmt: skip
     return events
 
 

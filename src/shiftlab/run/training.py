@@ -150,6 +150,7 @@ def _fit_and_test(
         if (cfg.get("search") or {}).get("trial") is not None:
             params["search/trial"] = int(cfg.search.trial)
         _log_hyperparameters(trainer.loggers, params, metrics, trainer.global_step)
+        _log_run_files(trainer.loggers, output_dir, summary["best_checkpoint"])
         log.info("Run directory: %s", output_dir)
     return metrics
 
@@ -204,7 +205,26 @@ def _log_hyperparameters(
             _log_tensorboard_session(logger, params, metrics, step)
         else:
             logger.log_hyperparams(params)
+            # what Lightning did not log already: the best score, the model's size
+            final = {k: v for k, v in metrics.items()
+                     if k.endswith("_best") or k.startswith("model/")}  # fmt: skip
+            logger.log_metrics(final, step)
         logger.save()
+
+
+def _log_run_files(loggers: list[Logger], output_dir: Path, best_checkpoint: str | None) -> None:
+    """Hand the run's files (config, metrics, best checkpoint) to the trackers that keep
+    artefacts (``log_run_files``: MLflow, W&B); a tracker that fails costs a warning, not
+    the run, whose files are all on disk already."""
+    for logger in loggers:
+        keep = getattr(logger, "log_run_files", None)
+        if keep is None:
+            continue
+        try:
+            keep(output_dir, best_checkpoint)
+        except Exception as err:
+            log.warning("%s could not store the run's files: %s: %s", type(logger).__name__,
+                        type(err).__name__, err)  # fmt: skip
 
 
 def _log_tensorboard_session(
