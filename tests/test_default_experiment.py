@@ -7,15 +7,32 @@ show learning within the suite's time; the full run's figures are in the README'
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import pytest
 
-from tests.conftest import only_run_dir, run_shiftlab
+from tests.conftest import only_run_dir, shiftlab_executable
 
 
 @pytest.mark.slow
 def test_default_experiment_beats_the_identity_baseline(workdir):
-    run_shiftlab("train", "trainer.max_epochs=6", cwd=workdir, timeout=900)
+    # stdout to a file, as under nohup, CI or SLURM: a line per epoch, not progress redraws
+    log_path = workdir / "train.out"
+    with log_path.open("w") as out:
+        subprocess.run([*shiftlab_executable(), "train", "trainer.max_epochs=6"], cwd=workdir,
+                       stdout=out, stderr=subprocess.STDOUT, timeout=900, check=True,
+                       env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+    output = log_path.read_text()
+    for banned in ("litlogger", "💡", "TPU available", "GPU available", "it/s]", "\r"):
+        assert banned not in output, banned
+    epochs = [line for line in output.splitlines() if "shiftlab.progress" in line]
+    assert len(epochs) == 6
+    for number, line in enumerate(epochs):
+        assert f"epoch {number}/6: 32 steps in " in line and "train/loss " in line
+        assert "val/lsd " in line and ", min)" in line  # the monitored metric, best so far
+    assert "Device: cpu" in output
+    assert len(output.splitlines()) < 60 and len(output) < 8000, output  # a few per epoch
     summary = json.loads((only_run_dir(workdir / "outputs") / "metrics.json").read_text())
     metrics = summary["metrics"]
     assert summary["epochs"] == 6

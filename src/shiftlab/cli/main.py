@@ -26,12 +26,20 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "export": ("shiftlab.cli.export", "export a checkpoint to ONNX, checked against PyTorch"),
     "report": ("shiftlab.cli.report", "rebuild and print the report of a sweep directory"),
     "serve": ("shiftlab.cli.serve", "serve a checkpoint or .onnx model over HTTP, with a page"),
+    "runs": ("shiftlab.cli.runs", "list past and running runs and sweep jobs, newest first"),
     "watch": ("shiftlab.cli.watch", "a live table of the runs sending events to Kafka, Pub/Sub"),
 }
 
 # A command whose first argument may be a bare path: `shiftlab report DIR` means
 # `shiftlab report sweep_dir='DIR'` (an override, like every other argument).
-POSITIONAL: dict[str, str] = {"report": "sweep_dir"}
+POSITIONAL: dict[str, str] = {"report": "sweep_dir", "runs": "dir"}
+
+# Flags a command also takes in the usual command-line form: `--status failed` means
+# `status=failed` (a flag without a value, `--csv`, means `csv=true`).
+FLAGS: dict[str, dict[str, str | None]] = {
+    "runs": {"--task-name": "task_name", "--status": "status", "--where": "where",
+             "--csv": None, "--limit": "limit"},
+}  # fmt: skip
 
 USAGE = """\
 usage: shiftlab <command> [overrides ...] [hydra flags ...]
@@ -95,7 +103,7 @@ def _main(argv: list[str] | None) -> None:
 
 
 def _run(name: str, program: str, rest: list[str]) -> None:
-    rest = _positional_to_override(name, rest)
+    rest = _flags_to_overrides(name, _positional_to_override(name, rest))
     if quick_help.applies(rest) and _print_quick_help(name, rest):
         return
     app = importlib.import_module(SUBCOMMANDS[name][0]).main
@@ -118,6 +126,23 @@ def _positional_to_override(name: str, rest: list[str]) -> list[str]:
     if key is None or not rest or rest[0].startswith("-") or "=" in rest[0]:
         return rest
     return [f"{key}={quoted(rest[0])}", *rest[1:]]
+
+
+def _flags_to_overrides(name: str, rest: list[str]) -> list[str]:
+    flags = FLAGS.get(name, {})
+    out: list[str] = []
+    args = iter(rest)
+    for arg in args:
+        flag, _, value = arg.partition("=")
+        if flag not in flags:
+            out.append(arg)
+        elif flags[flag] is None:  # a switch
+            out.append(f"{flag.lstrip('-').replace('-', '_')}=true")
+        else:
+            if not value:
+                value = next(args, "")
+            out.append(f"{flags[flag]}={quoted(value)}")
+    return out
 
 
 def _shell_completion(program: str, args: list[str]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import hydra
@@ -17,6 +18,7 @@ from omegaconf import DictConfig
 from shiftlab.config.location import config_dir
 from shiftlab.config.resolvers import register_resolvers
 from shiftlab.errors import ShiftlabError
+from shiftlab.liveness import marked_running
 from shiftlab.run.launch import check_config
 from shiftlab.run.ranks import is_rank_zero
 
@@ -46,10 +48,17 @@ def _app(cfg: DictConfig) -> float | None:
     A failed run leaves ``metrics.json`` with ``status: failed`` and its error. On its own,
     a user's mistake (a ShiftlabError) ends the command with one paragraph and exit code 1;
     in a sweep the error goes back to the sweeper, which records it and runs the next job.
+    While it runs, the run directory holds a marker that says so (``shiftlab runs``).
     """
+    started = time.perf_counter()
+    marker = marked_running(Path(cfg.paths.output_dir)) if is_rank_zero() else nullcontext()
+    with marker:
+        return _train_or_record_failure(cfg, started)
+
+
+def _train_or_record_failure(cfg: DictConfig, started: float) -> float | None:
     from shiftlab.run.summary import write_failure
 
-    started = time.perf_counter()
     try:
         check_config(cfg)  # before torch is imported: a wrong value costs a second, not a run
         from shiftlab.run.training import train

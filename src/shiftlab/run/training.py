@@ -99,6 +99,8 @@ def _fit_and_test(
 ) -> dict[str, Any]:
     output_dir = Path(cfg.paths.output_dir)
     trainer: L.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
+    if trainer.is_global_zero:
+        log.info("Device: %s", _device_line(trainer))
 
     if cfg.get("ckpt_path"):
         check_checkpoint_fits(cfg.ckpt_path, task.kind, chosen_option("task"))
@@ -153,6 +155,25 @@ def _fit_and_test(
         _log_run_files(trainer.loggers, output_dir, summary["best_checkpoint"])
         log.info("Run directory: %s", output_dir)
     return metrics
+
+
+def _device_line(trainer: L.Trainer) -> str:
+    """Where the run computes, in one line (instead of Lightning's GPU/TPU/HPU banners); a
+    GPU left unused is mentioned, since that is something a user can change."""
+    import torch
+
+    device = trainer.strategy.root_device
+    if device.type == "cuda":
+        text = f"{device} ({torch.cuda.get_device_name(device)})"
+    elif device.type == "cpu":
+        text = f"cpu, {torch.get_num_threads()} thread(s)"
+        if torch.cuda.is_available():
+            text += "; a GPU is available: trainer.accelerator=gpu uses it"
+    else:
+        text = str(device)
+    if trainer.world_size > 1:
+        text += f", {trainer.world_size} processes"
+    return text
 
 
 def _set_threads(requested: int | None) -> None:
