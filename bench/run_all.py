@@ -39,6 +39,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
         "7. Labelled audio from disk: speed and memory by corpus size",
         ["audio_data.py"],
     ),
+    "runs": ("8. shiftlab runs: listing 100 and 1,000 run directories", ["runs.py"]),
 }
 
 

@@ -28,6 +28,7 @@ from shiftlab.run.ranks import is_rank_zero
 from shiftlab.run.summary import (
     flat_hyperparameters,
     hyperparameters,
+    monitored_column,
     print_metrics_table,
     scalar_metrics,
     write_json,
@@ -151,7 +152,8 @@ def _fit_and_test(
         params = {**hyperparameters(cfg), "run/status": summary["status"]}
         if (cfg.get("search") or {}).get("trial") is not None:
             params["search/trial"] = int(cfg.search.trial)
-        _log_hyperparameters(trainer.loggers, params, metrics, trainer.global_step)
+        shown = {**metrics, **monitored_column(metrics, task.monitor, task.monitor_mode)}
+        _log_hyperparameters(trainer.loggers, params, metrics, trainer.global_step, shown)
         _log_run_files(trainer.loggers, output_dir, summary["best_checkpoint"])
         log.info("Run directory: %s", output_dir)
     return metrics
@@ -218,12 +220,17 @@ def _compatible_callbacks(callbacks: list, cfg: DictConfig, loggers: list[Logger
 
 
 def _log_hyperparameters(
-    loggers: list[Logger], params: dict[str, Any], metrics: dict[str, float], step: int
+    loggers: list[Logger],
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    step: int,
+    tensorboard_metrics: dict[str, float] | None = None,
 ) -> None:
-    """Record the settings with the final metrics: TensorBoard shows them in its HParams view."""
+    """Record the settings with the final metrics: TensorBoard shows them in its HParams view
+    (with ``tensorboard_metrics``: the metrics plus the monitored metric's column)."""
     for logger in loggers:
         if isinstance(logger, TensorBoardLogger):
-            _log_tensorboard_session(logger, params, metrics, step)
+            _log_tensorboard_session(logger, params, tensorboard_metrics or metrics, step)
         else:
             logger.log_hyperparams(params)
             # what Lightning did not log already: the best score, the model's size

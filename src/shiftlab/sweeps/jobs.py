@@ -88,20 +88,33 @@ def _job_dirs(sweep_dir: Path) -> list[Path]:
     return [p.parent.parent for p in sweep_dir.glob("**/.hydra/overrides.yaml")]
 
 
-def read_job(directory: Path) -> Job:
-    """The job in ``directory`` as it stands: ``unfinished`` until its ``metrics.json``."""
+# libyaml's parser where PyYAML has it: a run's config is read in a millisecond, not ten
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.load(path.read_text(), Loader=YAML_LOADER)
+
+
+def read_job(directory: Path, number: int | None = None) -> Job:
+    """The job in ``directory`` as it stands: ``unfinished`` until its ``metrics.json``.
+    ``number``: the job's number when the caller knows it (else read from Hydra's files)."""
     overrides_file = directory / ".hydra" / "overrides.yaml"
-    overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else []
+    overrides = load_yaml(overrides_file) if overrides_file.is_file() else []
     overrides = overrides or []
-    job = Job(_job_number(directory), [str(o) for o in overrides], UNFINISHED, directory)
-    job.monitor, job.monitor_mode = _monitor_from_config(directory / ".hydra" / "config.yaml")
+    number = _job_number(directory) if number is None else number
+    job = Job(number, [str(o) for o in overrides], UNFINISHED, directory)
+    summary: dict[str, Any] = {}
     summary_file = directory / "metrics.json"
-    if not summary_file.is_file():
+    if summary_file.is_file():
+        try:
+            summary = json.loads(summary_file.read_text())
+        except json.JSONDecodeError:
+            summary = {}  # being written: the job is as good as unfinished
+    if not summary.get("monitor"):  # not ended yet (or failed): the config says it
+        job.monitor, job.monitor_mode = _monitor_from_config(directory / ".hydra" / "config.yaml")
+    if not summary:
         return job
-    try:
-        summary: dict[str, Any] = json.loads(summary_file.read_text())
-    except json.JSONDecodeError:
-        return job  # being written: the job is as good as unfinished
     job.status = summary.get("status", COMPLETED)
     job.kind = summary.get("kind")
     job.monitor = summary.get("monitor") or job.monitor
@@ -118,7 +131,7 @@ def read_job(directory: Path) -> Job:
 def _job_number(directory: Path) -> int:
     hydra_file = directory / ".hydra" / "hydra.yaml"
     if hydra_file.is_file():
-        num = (yaml.safe_load(hydra_file.read_text()) or {}).get("hydra", {}).get("job", {})
+        num = (load_yaml(hydra_file) or {}).get("hydra", {}).get("job", {})
         if isinstance(num.get("num"), int):
             return num["num"]
     return int(directory.name) if directory.name.isdigit() else -1
@@ -128,7 +141,7 @@ def _monitor_from_config(config_file: Path) -> tuple[str | None, str | None]:
     """The monitored metric of a job that has not written its summary yet."""
     if not config_file.is_file():
         return None, None
-    task = (yaml.safe_load(config_file.read_text()) or {}).get("task") or {}
+    task = (load_yaml(config_file) or {}).get("task") or {}
     monitor, mode = task.get("monitor"), task.get("monitor_mode")
     literal = [v if isinstance(v, str) and "${" not in v else None for v in (monitor, mode)]
     return literal[0], literal[1]

@@ -63,7 +63,8 @@ def find_runs(log_dir: Path) -> list[RunRow]:
 
 
 def _row(directory: Path, task_name: str, sweep_job: str) -> RunRow:
-    job = read_job(directory)
+    number = int(directory.name) if directory.name.isdigit() else -1
+    job = read_job(directory, number)
     status = liveness(directory) if job.status == UNFINISHED else job.status
     return RunRow(_started(directory), task_name, directory, job, status, sweep_job)
 
