@@ -81,11 +81,15 @@ def read_events(log_dir: Path):
 
 
 def hparams_view(log_dir: Path) -> tuple[set[str], set[str]]:
-    """The columns of TensorBoard's HParams view over ``log_dir``: (settings, metrics).
+    """The columns of TensorBoard's HParams view over ``log_dir``: (settings, metrics)."""
+    experiment = hparams_experiment(log_dir)
+    return {h.name for h in experiment.hparam_infos}, {m.name.tag for m in experiment.metric_infos}
 
-    Built by TensorBoard's own HParams backend from every run under ``log_dir``, the way
-    `tensorboard --logdir` shows it.
-    """
+
+def hparams_experiment(log_dir: Path):
+    """The HParams experiment (settings and metrics, in the order TensorBoard lists them)
+    that TensorBoard's own backend builds from every run under ``log_dir``, the way
+    `tensorboard --logdir` shows it."""
     from tensorboard import context
     from tensorboard.backend.event_processing import data_provider
     from tensorboard.backend.event_processing.plugin_event_multiplexer import EventMultiplexer
@@ -100,8 +104,7 @@ def hparams_view(log_dir: Path) -> tuple[set[str], set[str]]:
     backend = backend_context.Context(tb)
     request = context.RequestContext()
     metadata = backend.hparams_metadata(request, "")
-    experiment = backend.experiment_from_metadata(request, "", True, metadata, None)
-    return {h.name for h in experiment.hparam_infos}, {m.name.tag for m in experiment.metric_infos}
+    return backend.experiment_from_metadata(request, "", True, metadata, None)
 
 
 # Tiny, fast settings for end-to-end runs of the default experiment.

@@ -65,14 +65,15 @@ def packages_outside_the_serving_image() -> list[str]:
 
 def serving_image_python() -> list[str]:
     """``shiftlab`` as the serving image runs it: Python with every package the image lacks
-    (torch, Lightning, matplotlib, ...) refused at import."""
+    (torch, Lightning, matplotlib, ...) refused at import, with the ModuleNotFoundError a
+    missing module raises (libraries such as anyio catch exactly that for optional imports)."""
     guard = (
         "import sys\n"
         f"REFUSED = set({packages_outside_the_serving_image()!r})\n"
         "class Refuse:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
         "        if name.split('.')[0] in REFUSED:\n"
-        "            raise ImportError(name + ' is not in the serving image')\n"
+        "            raise ModuleNotFoundError(name + ' is not in the serving image', name=name)\n"
         "sys.meta_path.insert(0, Refuse())\n"
         "from shiftlab.cli.main import main\n"
         "main()\n"

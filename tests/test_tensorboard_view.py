@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import read_events, run_shiftlab
+from tests.conftest import hparams_experiment, read_events, run_shiftlab
 from tests.test_segmentation_cli import SMALL_SHAPES
 from tests.test_sweeps_cli import only_sweep_dir
 
@@ -35,22 +35,7 @@ def default_hparams_view(log_dir: Path) -> tuple[list[str], list[str]]:
     """The settings and metrics TensorBoard's HParams page shows without a click, in order:
     its backend sorts settings that differ first, then by name; the page ticks the first
     five of each."""
-    from tensorboard import context
-    from tensorboard.backend.event_processing import data_provider
-    from tensorboard.backend.event_processing.plugin_event_multiplexer import EventMultiplexer
-    from tensorboard.plugins import base_plugin
-    from tensorboard.plugins.hparams import backend_context
-
-    multiplexer = EventMultiplexer()
-    multiplexer.AddRunsFromDirectory(str(log_dir))
-    multiplexer.Reload()
-    provider = data_provider.MultiplexerDataProvider(multiplexer, str(log_dir))
-    tb = base_plugin.TBContext(data_provider=provider, logdir=str(log_dir), multiplexer=multiplexer)
-    backend = backend_context.Context(tb)
-    request = context.RequestContext()
-    experiment = backend.experiment_from_metadata(
-        request, "", True, backend.hparams_metadata(request, ""), None
-    )
+    experiment = hparams_experiment(log_dir)
     settings = [h.name for h in experiment.hparam_infos if h.differs]
     metrics = [m.name.tag for m in experiment.metric_infos]
     return settings[:SHOWN], metrics[:SHOWN]
