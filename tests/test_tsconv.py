@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from shiftlab.models import TSConv2d, time_shift
+from shiftlab.models.shift_kernel import native_shift_status
 from shiftlab.models.tsconv import shift_groups
+
+
+@pytest.fixture(params=["native", "torch"], autouse=True)
+def shift_path(request, monkeypatch):
+    """Every test runs on both paths of the zero-border shift: native code and PyTorch."""
+    monkeypatch.setenv("SHIFTLAB_NATIVE_SHIFT", "1" if request.param == "native" else "0")
+    return request.param
 
 
 def spec_vector_1() -> torch.Tensor:
@@ -108,3 +118,63 @@ def test_a_third_of_the_parameters_of_a_3x3_convolution():
 def test_unknown_border_mode_is_refused():
     with pytest.raises(ValueError, match="border mode 'wrap'"):
         TSConv2d(4, 4, border="wrap")
+
+
+def test_the_native_shift_is_built_where_a_compiler_exists(shift_path):
+    if shift_path == "torch":
+        assert native_shift_status().startswith("off")
+    elif shutil.which("cc") or shutil.which("gcc"):
+        assert native_shift_status() == "native"
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.uint8])
+@pytest.mark.parametrize("shape", [(2, 8, 5, 6), (3, 16, 7, 1), (1, 4, 1, 2), (2, 64, 3, 300)])
+def test_shift_equals_the_definition_on_random_inputs(memory_format, dtype, shape):
+    torch.manual_seed(0)
+    x = (torch.randn(*shape) * 50).to(dtype).contiguous(memory_format=memory_format)
+    static, g = shift_groups(shape[1])
+    expected = x.clone()  # the spec's formulas, written out
+    expected[:, static : static + g] = F.pad(x[:, static : static + g, :, :-1], (1, 0))
+    expected[:, static + g :] = F.pad(x[:, static + g :, :, 1:], (0, 1))
+    out = time_shift(x)
+    assert torch.equal(out, expected)
+    assert out.is_contiguous(memory_format=memory_format)
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_layer_forward_and_gradients_equal_the_masked_convolution(memory_format):
+    torch.manual_seed(1)
+    layer = TSConv2d(16, 8).to(memory_format=memory_format)
+    x = torch.randn(3, 16, 12, 33).contiguous(memory_format=memory_format)
+    x_ref = x.clone().contiguous().requires_grad_(True)
+    x.requires_grad_(True)
+    weight = layer.equivalent_conv3x3_weight().detach().requires_grad_(True)
+    bias = layer.conv.bias.detach().clone().requires_grad_(True)
+    expected = F.conv2d(x_ref, weight, bias, padding=1)
+    out = layer(x)
+    torch.testing.assert_close(out, expected)
+    upstream = torch.randn_like(expected)
+    (out * upstream).sum().backward()
+    (expected * upstream).sum().backward()
+    torch.testing.assert_close(x.grad, x_ref.grad)
+    torch.testing.assert_close(layer.conv.bias.grad, bias.grad)
+    # the layer's (3, 1) weight gradient is the masked 3×3 one's non-zero columns
+    s, g = layer.static_channels, layer.shift_channels
+    w = layer.conv.weight.grad[..., 0]
+    torch.testing.assert_close(w[:, :s], weight.grad[:, :s, :, 1])
+    torch.testing.assert_close(w[:, s : s + g], weight.grad[:, s : s + g, :, 0])
+    torch.testing.assert_close(w[:, s + g :], weight.grad[:, s + g :, :, 2])
+
+
+def test_without_a_compiler_the_pytorch_path_gives_the_same_values(monkeypatch, tmp_path):
+    from shiftlab.models import shift_kernel
+
+    monkeypatch.setattr(shift_kernel, "_library", None)
+    monkeypatch.setattr(shift_kernel, "_unavailable_reason", None)
+    monkeypatch.setenv("SHIFTLAB_NATIVE_SHIFT", "1")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no cc, gcc or clang to be found
+    monkeypatch.delenv("CC", raising=False)
+    assert native_shift_status() == "no C compiler (cc, gcc or clang) on PATH"
+    out = time_shift(spec_vector_1().contiguous(memory_format=torch.channels_last))
+    assert out[0, :, 0].tolist() == [[0, 1, 2], [3, 4, 5], [0, 6, 7], [10, 11, 0]]
