@@ -21,6 +21,7 @@ from shiftlab.events.callback import RunEventsCallback
 from shiftlab.events.run_events import RunEvents
 from shiftlab.run.building import build, build_task
 from shiftlab.run.checkpoints import check_checkpoint_fits
+from shiftlab.run.compiling import compile_network
 from shiftlab.run.distributed import DDP_ENV, end_process_group
 from shiftlab.run.events import open_run_events
 from shiftlab.run.logs import route_library_logs
@@ -68,11 +69,14 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
     datamodule = build(cfg.data, "data")
     task = build_task(cfg, datamodule)
     task.run_config = resolved
+    compile_report = compile_network(task, cfg.get("compile"))
     loggers: list[Logger] = [
         build(node, f"logger.{name}") for name, node in _items(cfg.get("logger"))
     ]
     callbacks = [build(node, f"callbacks.{name}") for name, node in _items(cfg.get("callbacks"))]
     callbacks = _compatible_callbacks(callbacks, cfg, loggers)
+    if compile_report is not None:
+        callbacks.append(compile_report)
     pruning = _trial_pruning(cfg, task.monitor)
     if pruning is not None:
         callbacks.append(pruning)
