@@ -71,6 +71,16 @@ CASES: dict[str, dict] = {
             "experiment=pitch_crepe", "data.num_train=256", "data.num_val=8", "data.num_test=8",
         ],
     },
+    "smp_unet_gpu": {  # bench/gpu_check.sh: bf16 autocast, channels-last, one GPU
+        "title": "SMP U-Net (resnet18), 16×3×512×512, GPU bf16-mixed",
+        "target": 1.01,
+        "gpu": True,
+        "overrides": [
+            "task=segmentation", "model=smp_unet", "data=shapes_synth", "data.size=512",
+            "data.batch_size=16", "data.num_train=320", "data.num_val=16", "data.num_test=16",
+            "trainer=gpu",
+        ],
+    },
     "small_cnn": {
         "title": "small CNN (fashion_cnn), 256×1×28×28",
         "target": 1.05,
@@ -139,7 +149,11 @@ def paired_run(case: dict, epochs: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument(
+        "--cases", nargs="+", choices=list(CASES),
+        default=[name for name, case in CASES.items() if not case.get("gpu")],
+        help="the CPU cases by default; smp_unet_gpu needs a CUDA GPU (bench/gpu_check.sh)",
+    )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=2, help="per round; the last is timed")
     parser.add_argument(

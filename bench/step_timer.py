@@ -111,11 +111,13 @@ class PairedHandWritten(Callback):
         self.hand_end: float | None = None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.loop.synchronize()  # on a GPU: the framework step's queued kernels count as its
         framework_end = time.perf_counter()
         hand_batch = next(self.batches, None)
         if hand_batch is None:
             return
         self.loop.step(hand_batch)
+        self.loop.synchronize()
         hand_end = time.perf_counter()
         if trainer.current_epoch == self.timed_epoch and self.hand_end is not None:
             self.samples["framework"].append(framework_end - self.hand_end)

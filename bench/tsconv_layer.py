@@ -34,10 +34,18 @@ from shiftlab.models.tsconv import TSConv2d, time_shift
 
 
 def timed(step: Callable[[], None], repeats: int) -> float:
+    synchronize()
     start = time.perf_counter()
     for _ in range(repeats):
         step()
+    synchronize()
     return (time.perf_counter() - start) / repeats
+
+
+def synchronize() -> None:
+    """On a GPU, wait for the queued kernels: the clock then reads their time too."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
 
 
 class Shift(torch.nn.Module):
@@ -85,16 +93,18 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--json", help="also write the figures here")
     parser.add_argument("--no-compile", action="store_true", help="skip the compiled layers")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (bench/gpu_check.sh)")
     args = parser.parse_args()
     torch.manual_seed(0)
     cl = torch.channels_last
+    device = torch.device(args.device)
 
     steps: dict[str, Callable[[], None]] = {}
     for channels in (16, 32, 64):
-        x = torch.randn(args.batch, channels, 256, args.frames).contiguous(memory_format=cl)
-        x.requires_grad_(True)
-        tsconv = TSConv2d(channels, channels).to(memory_format=cl)
-        conv = torch.nn.Conv2d(channels, channels, 3, padding=1).to(memory_format=cl)
+        x = torch.randn(args.batch, channels, 256, args.frames, device=device)
+        x = x.contiguous(memory_format=cl).requires_grad_(True)
+        tsconv = TSConv2d(channels, channels).to(device, memory_format=cl)
+        conv = torch.nn.Conv2d(channels, channels, 3, padding=1).to(device, memory_format=cl)
         steps[f"TSConv {channels}"] = on_path(True, layer_step(tsconv, x))
         steps[f"TSConv torch-shift {channels}"] = on_path(False, layer_step(tsconv, x))
         if not args.no_compile:
@@ -103,9 +113,10 @@ def main() -> None:
         steps[f"shift {channels}"] = on_path(True, layer_step(Shift(), x))
         steps[f"shift torch {channels}"] = on_path(False, layer_step(Shift(), x))
         steps[f"(3,1) conv {channels}"] = layer_step(tsconv.conv, x)
-    spec = torch.randn(args.batch, 1, 256, args.frames).contiguous(memory_format=cl)
+    spec = torch.randn(args.batch, 1, 256, args.frames, device=device)
+    spec = spec.contiguous(memory_format=cl)
     for kind in ("tsconv", "conv"):
-        net = TSConvUNet(1, 1, freq_bins=256, block_conv=kind).to(memory_format=cl)
+        net = TSConvUNet(1, 1, freq_bins=256, block_conv=kind).to(device, memory_format=cl)
         steps[f"U-Net {kind}"] = on_path(True, net_step(net, spec))
         if kind == "tsconv":
             steps["U-Net tsconv torch-shift"] = on_path(False, net_step(net, spec))
@@ -123,7 +134,8 @@ def main() -> None:
         return ratio_figure(samples[name], samples[baseline])
 
     print(machine())
-    print(f"shift path: {native_shift_status()}")
+    shift_path = native_shift_status() if device.type == "cpu" else "PyTorch (on the GPU)"
+    print(f"device: {device}; shift path: {shift_path}")
     print(f"input {args.batch}×C×256×{args.frames} channels-last, forward + backward "
           "(input gradient included), "
           f"{args.rounds} interleaved rounds × {args.repeats} steps; ratios: median of rounds "

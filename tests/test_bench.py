@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 
 import shiftlab
@@ -56,3 +59,32 @@ def test_results_keep_the_hand_written_analysis(bench_modules, tmp_path):
     text = results.read_text()
     assert "analysis above" in text and "below" in text and "new tables" in text
     assert "old" not in text
+
+
+@pytest.mark.parametrize(
+    ("trainer", "device", "dtype"),
+    [("default", "cpu", None), ("gpu", "cuda", "bfloat16"), ("ddp", "cuda", "bfloat16")],
+)
+def test_the_hand_written_loop_trains_where_and_as_the_run_does(trainer, device, dtype):
+    """On a GPU the hand-written loop moves batches and autocasts as the trainer config says,
+    so bench/gpu_check.sh compares like with like."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import hand_loop
+    finally:
+        sys.path.remove(str(BENCH))
+    with initialize_config_dir(config_dir=str(shiftlab.config_dir()), version_base="1.3"):
+        cfg = compose("train", overrides=[f"trainer={trainer}"])
+    assert hand_loop.training_device(cfg).type == device
+    expected = None if dtype is None else getattr(torch, dtype)
+    assert hand_loop.autocast_dtype(cfg) == expected
+
+
+def test_the_gpu_check_says_plainly_when_there_is_no_gpu():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: bench/gpu_check.sh would run in full")
+    proc = subprocess.run(["bash", str(BENCH / "gpu_check.sh")], capture_output=True, text=True,
+                          env={**os.environ, "PYTHON": sys.executable},
+                          timeout=120)  # fmt: skip
+    assert proc.returncode == 1
+    assert "needs a CUDA GPU and found none" in proc.stderr
