@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "profile_smp": ("1b. Profile: SMP U-Net steps", ["profile_overhead.py", "smp_unet"]),
     "profile_cnn": ("1c. Profile: small CNN steps", ["profile_overhead.py", "small_cnn"]),
     "startup": ("2. Start-up", ["startup.py"]),
+    "compile_step": ("2b. compile=default: compiled against eager steps", ["compile_step.py"]),
     "tsconv_layer": ("3. TSConv against the 3×3 convolution", ["tsconv_layer.py"]),
     "data_pipeline": ("4. Input pipelines", ["data_pipeline.py"]),
     "sweep_parallel": ("5. Sweeps: sequential against joblib", ["sweep_parallel.py"]),
