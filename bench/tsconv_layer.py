@@ -74,6 +74,14 @@ def on_path(native: bool, step: Callable[[], None]) -> Callable[[], None]:
     return switched
 
 
+def no_grad(function: Callable, x: torch.Tensor) -> Callable[[], None]:
+    def step() -> None:
+        with torch.no_grad():
+            function(x)
+
+    return step
+
+
 def net_step(net: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
     optimizer = torch.optim.Adam(net.parameters(), 1e-3)
 
@@ -113,6 +121,12 @@ def main() -> None:
         steps[f"shift {channels}"] = on_path(True, layer_step(Shift(), x))
         steps[f"shift torch {channels}"] = on_path(False, layer_step(Shift(), x))
         steps[f"(3,1) conv {channels}"] = layer_step(tsconv.conv, x)
+    for channels in (4, 8, 16):  # the shift alone, forward, no autograd: the copy itself
+        x = torch.randn(args.batch, channels, 256, args.frames, device=device)
+        x = x.contiguous(memory_format=cl)
+        steps[f"bare shift {channels}"] = on_path(True, no_grad(time_shift, x))
+        steps[f"bare shift torch {channels}"] = on_path(False, no_grad(time_shift, x))
+        steps[f"bare clone {channels}"] = no_grad(torch.clone, x)
     spec = torch.randn(args.batch, 1, 256, args.frames, device=device)
     spec = spec.contiguous(memory_format=cl)
     for kind in ("tsconv", "conv"):
@@ -164,6 +178,13 @@ def main() -> None:
               f"{median[f'shift {c}'] * 1e3:.1f} / {median[f'shift torch {c}'] * 1e3:.1f} | "
               f"{median[f'(3,1) conv {c}'] * 1e3:.1f} | {median[f'3x3 conv {c}'] * 1e3:.1f} | "
               f"{'—' if compiled is None else f'{compiled * 1e3:.1f}'} |")  # fmt: skip
+    print()
+    print("| shift alone, forward, channels | native (ms) | PyTorch (ms) | plain clone (ms) |")
+    print("|---|---|---|---|")
+    for c in (4, 8, 16):
+        print(f"| {c} | {median[f'bare shift {c}'] * 1e3:.2f} | "
+              f"{median[f'bare shift torch {c}'] * 1e3:.2f} | "
+              f"{median[f'bare clone {c}'] * 1e3:.2f} |")  # fmt: skip
     print()
     print("| U-Net training step | ms | / 3×3 U-Net, median (range) | target |")
     print("|---|---|---|---|")
