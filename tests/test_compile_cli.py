@@ -42,3 +42,18 @@ def test_compiled_network_trains_to_the_eager_metrics(workdir):
     # the checkpoint keeps the network's own parameter names (no _orig_mod. prefix)
     state = torch.load(compiled["best_checkpoint"], map_location="cpu", weights_only=False)
     assert state["state_dict"] and not any("_orig_mod" in k for k in state["state_dict"])
+
+
+def test_an_unknown_compile_mode_is_refused_with_the_modes_that_exist():
+    from omegaconf import OmegaConf
+
+    from shiftlab.errors import ConfigError
+    from shiftlab.run.compiling import compile_network
+
+    class Task:
+        net = torch.nn.Linear(2, 2)
+
+    options = OmegaConf.create({"enabled": True, "mode": "fastest"})
+    with pytest.raises(ConfigError, match=r"compile.mode='fastest' is not a torch.compile mode"):
+        compile_network(Task(), options)
+    assert compile_network(Task(), OmegaConf.create({"enabled": False})) is None
