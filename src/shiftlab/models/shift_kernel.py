@@ -40,10 +40,10 @@ _SOURCE = r"""
 #include <stdint.h>
 #include <string.h>
 
-/* Lines [begin, end) of one of the two loops below. */
+/* What one of the two loops below reads: `lines` lines of the tensor's layout. */
 typedef struct {
     const char *src; char *dst;
-    long begin, end;
+    long lines;
     long T, F, C, S, g, elem;
     int forward;
 } job_t;
@@ -70,7 +70,7 @@ static void NAME(const job_t *j) {                                              
         keep[k] = p || n ? 0 : (TYPE)~(TYPE)0;                                             \
     }                                                                                      \
     const TYPE *src = (const TYPE *)j->src; TYPE *dst = (TYPE *)j->dst;                    \
-    for (long line = j->begin; line < j->end; ++line) {                                    \
+    for (long line = 0; line < j->lines; ++line) {                                    \
         const TYPE *in = src + line * T * C; TYPE *out = dst + line * T * C;               \
         for (long t = 1; t < T - 1;) {                                                     \
             const long rows = T - 1 - t < R ? T - 1 - t : R, n = rows * C;                 \
@@ -106,7 +106,7 @@ static void shift_rows(const job_t *j) {
 /* Contiguous N×C×F×T: lines of T elements, one per (n, c, f). */
 static void shift_lines(const job_t *j) {
     const long E = j->elem, L = j->T * E;
-    for (long r = j->begin; r < j->end; ++r) {
+    for (long r = 0; r < j->lines; ++r) {
         const long c = (r / j->F) % j->C;
         const char *in = j->src + r * L;
         char *out = j->dst + r * L;
@@ -121,14 +121,14 @@ static void shift_lines(const job_t *j) {
 /* x, out: channels-last N×C×F×T; `lines` = N*F lines of T rows of C elements of `elem` bytes. */
 void shiftlab_shift_channels_last(const void *x, void *out, long lines, long T, long C,
                                   long S, long g, long elem, int forward) {
-    job_t j = {(const char *)x, (char *)out, 0, lines, T, 1, C, S, g, elem, forward};
+    job_t j = {(const char *)x, (char *)out, lines, T, 1, C, S, g, elem, forward};
     shift_rows(&j);
 }
 
 /* x, out: contiguous N×C×F×T; `lines` = N*C*F lines of T elements of `elem` bytes. */
 void shiftlab_shift_contiguous(const void *x, void *out, long lines, long C, long F, long T,
                                long S, long g, long elem, int forward) {
-    job_t j = {(const char *)x, (char *)out, 0, lines, T, F, C, S, g, elem, forward};
+    job_t j = {(const char *)x, (char *)out, lines, T, F, C, S, g, elem, forward};
     shift_lines(&j);
 }
 """
