@@ -42,7 +42,13 @@ def machine() -> str:
 
 def compose_train(overrides: list[str]):
     """The config ``shiftlab train OVERRIDES`` runs, with Hydra's runtime (the options
-    chosen in each group) set as in a run, and no ``hydra`` node in the job's config."""
+    chosen in each group) set as in a run, and no ``hydra`` node in the job's config.
+
+    Without Hydra's launch there is no run directory, so unless the overrides name one
+    (``paths.output_dir=...``) a fresh temporary one stands in: files a run writes there
+    (a data option's ``splits.csv``) would otherwise land in a folder called ``None``."""
+    import tempfile
+
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
@@ -50,6 +56,8 @@ def compose_train(overrides: list[str]):
 
     import shiftlab
 
+    if not any(o.startswith("paths.output_dir=") for o in overrides):
+        overrides = [*overrides, f"paths.output_dir={tempfile.mkdtemp(prefix='shiftlab-bench-')}"]
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(shiftlab.config_dir()), version_base="1.3"):
         cfg = compose("train", overrides=overrides, return_hydra_config=True)

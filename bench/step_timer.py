@@ -111,7 +111,7 @@ class PairedHandWritten(Callback):
         self.hand_end: float | None = None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.loop.synchronize()  # on a GPU: the framework step's queued kernels count as its
+        self.loop.synchronize()  # on a GPU: the framework step's queued kernels are its time
         framework_end = time.perf_counter()
         hand_batch = next(self.batches, None)
         if hand_batch is None:

@@ -61,6 +61,8 @@ class CompileTimeReport(L.Callback):
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
+        # torch's timers count for the whole process: in a multirun, earlier jobs' compiles too
+        self._compiled_before = compile_seconds()
         self._step_started = 0.0
         self._step_times: list[float] = []
         self._reported = False
@@ -77,7 +79,8 @@ class CompileTimeReport(L.Callback):
         if self._reported or not trainer.is_global_zero or not self._step_times:
             return
         self._reported = True
-        seconds = compile_seconds()
+        total = compile_seconds()
+        seconds = None if total is None else total - (self._compiled_before or 0.0)
         spent = f"{seconds:.1f} s compiling" if seconds is not None else "compiled"
         later = (
             f", a later step {self._step_times[1] * 1e3:.0f} ms"
