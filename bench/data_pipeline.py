@@ -11,7 +11,9 @@ second per core. Files are written once to a temporary folder: 256×256 RGB PNG 
 index-PNG masks (``data=segmentation_folders``, transforms hflip + normalize) and 256×256
 JPEG images in class folders (``data=image_folder``, resize + hflip + normalize). "From
 memory" reads each file once before timing, leaving decoding out: what the transforms,
-tensor conversion and collation cost.
+tensor conversion and collation cost. Each pipeline runs both ways: uint8 batches normalised
+on the device (``data.normalize_on_device=true``, the default; the device is this core, so
+the normalisation is in the figure) and float32 batches normalised in the loader (``false``).
 """
 
 from __future__ import annotations
@@ -83,11 +85,15 @@ def in_memory(data) -> None:
 
 
 def images_per_second(data) -> Callable[[], float]:
+    """One pass over the training loader, each batch finished as the trainer finishes it on
+    its device (here the CPU, the same core): with ``data.normalize_on_device`` that is where
+    the uint8 batch is normalised, so the figure includes that cost."""
+
     def run() -> float:
         loader = data.train_dataloader()
         started, count = time.perf_counter(), 0
         for batch in loader:
-            count += batch["image"].shape[0]
+            count += data.on_device(batch)["image"].shape[0]
         return count / (time.perf_counter() - started)
 
     return run
@@ -134,17 +140,27 @@ def main() -> None:
         classification = ["task=classification", "model=fashion_cnn", "data=image_folder",
                           f"data.root={cls}", f"data.image_size=[{SIZE},{SIZE}]",
                           "data.batch_size=64", *common]  # fmt: skip
-        modules = {
-            "segmentation, from PNG files": data_module(segmentation, f"{tmp}/s1"),
-            "segmentation, from memory": data_module(segmentation, f"{tmp}/s2"),
-            "classification, from JPEG files": data_module(classification, f"{tmp}/c1"),
-            "classification, from memory": data_module(classification, f"{tmp}/c2"),
-        }
+        modules = {}
+        for where, uint8 in (("uint8, normalised on the device", "true"),
+                             ("float32, normalised in the loader", "false")):  # fmt: skip
+            on_device = f"data.normalize_on_device={uint8}"
+            for name, overrides, source in (
+                ("segmentation", segmentation, "PNG files"),
+                ("classification", classification, "JPEG files"),
+            ):
+                for kind in (source, "memory"):
+                    key = f"{name}, from {kind}, {where}"
+                    folder = f"{tmp}/{len(modules)}"
+                    modules[key] = data_module([*overrides, on_device], folder)
         for name, data in modules.items():
             if "memory" in name:
                 in_memory(data)
         samples = interleaved({k: images_per_second(v) for k, v in modules.items()}, args.rounds)
-        profiles = {k: profiled(images_per_second(v)) for k, v in modules.items() if "memory" in k}
+        profiles = {
+            k: profiled(images_per_second(v))
+            for k, v in modules.items()
+            if "memory" in k and "uint8" in k
+        }
 
     print(machine())
     print(f"one core, {args.images} images of {SIZE}×{SIZE}, {args.rounds} interleaved rounds")

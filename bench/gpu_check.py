@@ -58,7 +58,7 @@ def step_flops(overrides: list[str]) -> float:
     data.setup("fit")
     facts = data.network_facts() if hasattr(data, "network_facts") else {}
     net = task_from_config(cfg, facts).net.cuda().to(memory_format=torch.channels_last)
-    batch = next(iter(data.train_dataloader()))["image"].cuda()
+    batch = data.on_device({"image": next(iter(data.train_dataloader()))["image"].cuda()})["image"]
     batch = batch.contiguous(memory_format=torch.channels_last)
     with FlopCounterMode(display=False) as counter, torch.autocast("cuda", torch.bfloat16):
         net(batch).float().mean().backward()

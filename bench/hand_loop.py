@@ -63,10 +63,14 @@ class HandWrittenLoop:
         self.scaler.update()
 
     def to_device(self, batch: dict) -> dict:
-        if self.device.type == "cpu":
-            return batch
-        return {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
-                for k, v in batch.items()}  # fmt: skip
+        """The batch on the device, finished as the data module finishes it there (image
+        data: uint8 images normalised, masks made int64), the work Lightning's
+        ``on_after_batch_transfer`` hook does in shiftlab's own step."""
+        if self.device.type != "cpu":
+            batch = {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor)
+                     else v for k, v in batch.items()}  # fmt: skip
+        finish = getattr(self.data, "on_after_batch_transfer", None)
+        return finish(batch, 0) if finish is not None else batch
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.autocast_dtype is None:

@@ -54,6 +54,8 @@ def test_layer_classifier_from_config_takes_classes_and_channels_from_the_data(t
         assert task.net.head[-1].out_features == 3
         batch = next(iter(datamodule.train_dataloader()))
         assert batch["image"].shape[1:] == (channels, 24, 36)
+        assert batch["image"].dtype == torch.uint8  # normalised on the device
+        batch = datamodule.on_after_batch_transfer(batch, 0)
         assert task(batch["image"]).shape == (batch["image"].shape[0], 3)
 
 

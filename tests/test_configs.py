@@ -226,6 +226,7 @@ def test_every_option_composes_and_instantiates(group, option, tmp_path):
         factory(optimizer=opt)
     # one forward pass of the composed network on a batch of the composed data
     batch = next(iter(datamodule.val_dataloader()))
+    batch = datamodule.on_after_batch_transfer(batch, 0)  # as the trainer finishes it
     with torch.no_grad():
         if "input" in batch:
             assert task(batch["input"]).shape == batch["target"].shape

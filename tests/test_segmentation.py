@@ -246,14 +246,16 @@ def test_binary_mode_scores_background_and_foreground():
     assert torch.isfinite(task.criterion(task(image), labels.unsqueeze(1).float()))
 
 
-def test_batches_are_channels_last_with_int64_masks_equal_to_the_items():
+def test_batches_are_channels_last_uint8_equal_to_the_items_int64_masks_on_the_device():
     dm = ShapesSynth(num_train=4, num_val=2, num_test=2, size=32, batch_size=2)
     dm.setup()
     batch = next(iter(dm.val_dataloader()))  # no augmentation: items repeat exactly
     items = [dm.datasets["val"][i] for i in range(2)]
     assert batch["image"].shape == (2, 3, 32, 32)
     assert batch["image"].is_contiguous(memory_format=torch.channels_last)
-    assert batch["mask"].dtype == torch.int64 and batch["mask"].shape == (2, 32, 32)
+    assert batch["mask"].dtype == torch.uint8 and batch["mask"].shape == (2, 32, 32)
     assert torch.equal(batch["image"], torch.stack([item["image"] for item in items]))
-    assert torch.equal(batch["mask"], torch.stack([item["mask"].long() for item in items]))
+    assert torch.equal(batch["mask"], torch.stack([item["mask"] for item in items]))
+    on_device = dm.on_after_batch_transfer(batch, 0)
+    assert on_device["mask"].dtype == torch.int64
     assert batch["index"].tolist() == [item["index"] for item in items]

@@ -13,6 +13,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from shiftlab.config.schema import check_split_fractions, check_value
+from shiftlab.data.device_normalize import loader_pipelines
 from shiftlab.data.file_lists import listed_file
 from shiftlab.data.idx_reader import find_idx, read_idx
 from shiftlab.data.images import IMAGE_SUFFIXES, check_image_settings, image_files, read_image
@@ -20,7 +21,6 @@ from shiftlab.data.loader_settings import loader_workers
 from shiftlab.data.loader_settings import pin_memory as pin_memory_default
 from shiftlab.data.loaders import SplitLoaders, image_tensor
 from shiftlab.data.splits import SPLITS, Folds, split_off, write_split_file
-from shiftlab.data.transforms import compose
 from shiftlab.errors import ConfigError, DataError
 
 FASHION_MNIST_CLASSES = (
@@ -33,7 +33,7 @@ class LabelledImages(Dataset):
     """Images with a class label each, read lazily and transformed.
 
     ``read(i)`` returns ``(image H×W×C uint8, label, name)``. Items are dicts: ``image``
-    (C×H×W float), ``label`` (int64) and ``index``.
+    (C×H×W uint8 or float32), ``label`` (int64) and ``index``.
     """
 
     def __init__(
@@ -81,6 +81,9 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
             by class, grouped by a CSV column or a pattern on file names (see
             :class:`~shiftlab.data.splits.Folds`).
         train_transforms, eval_transforms: named albumentations transforms applied in order.
+        normalize_on_device: batches travel as uint8 and the pipelines' final ``normalize``
+            step runs on the device (:mod:`shiftlab.data.device_normalize`); ``False`` keeps
+            it in the loader (float32 batches).
         mean, std: the normalisation the pipelines apply (one value per channel).
         batch_size, num_workers, pin_memory: data loader settings; ``None`` chooses from the
             machine (:mod:`shiftlab.data.loader_settings`).
@@ -103,6 +106,7 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
         group_by: str | None = None,
         train_transforms: Mapping[str, Any] | None = None,
         eval_transforms: Mapping[str, Any] | None = None,
+        normalize_on_device: bool = True,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
         batch_size: int = 64,
@@ -125,8 +129,9 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
         self.fractions = {"val": val_fraction, "test": test_fraction}
         self.splits_file = splits_file
         self.folds = Folds(num_folds, fold, split_seed, group_by)
-        self.train_transform = compose(train_transforms, random=True)
-        self.eval_transform = compose(eval_transforms)
+        self.train_transform, self.eval_transform, self.device_normalize = loader_pipelines(
+            train_transforms, eval_transforms, normalize_on_device
+        )
         self.mean, self.std = mean, std
         self.batch_size = batch_size
         self.num_workers = loader_workers(num_workers)

@@ -11,6 +11,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from shiftlab.config.schema import check_split_fractions, check_value
+from shiftlab.data.device_normalize import loader_pipelines
 from shiftlab.data.images import check_image_settings, read_image
 from shiftlab.data.loader_settings import loader_workers
 from shiftlab.data.loader_settings import pin_memory as pin_memory_default
@@ -24,7 +25,6 @@ from shiftlab.data.splits import (
     write_split_file,
 )
 from shiftlab.data.synthetic_shapes import SHAPE_CLASSES, ShapesSynthesis
-from shiftlab.data.transforms import compose
 from shiftlab.errors import ConfigError
 
 Mode = Literal["binary", "multiclass"]
@@ -34,7 +34,7 @@ class SegmentationSamples(Dataset):
     """Image/mask pairs, read lazily, checked, and transformed jointly.
 
     ``read(i)`` returns ``(image H×W×C uint8, mask H×W int, image name, mask name)``. Items
-    are dicts: ``image`` (C×H×W float32, channels-last memory), ``mask`` (H×W, the reader's
+    are dicts: ``image`` (C×H×W uint8 or float32, channels-last memory), ``mask`` (H×W, the reader's
     integer dtype; int64 once batched) and ``index``.
     """
 
@@ -51,6 +51,10 @@ class SegmentationSamples(Dataset):
         self.transform = transform
         self.num_classes = num_classes
         self.ignore_index = ignore_index
+        # checked masks hold 0..num_classes-1 and ignore_index only: one byte a pixel then
+        self.masks_fit_uint8 = num_classes <= 256 and (
+            ignore_index is None or 0 <= ignore_index <= 255
+        )
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -62,7 +66,7 @@ class SegmentationSamples(Dataset):
         out = self.transform(image=image, mask=mask)
         return {
             "image": image_tensor(out["image"]),
-            "mask": mask_tensor(out["mask"]),
+            "mask": mask_tensor(out["mask"], self.masks_fit_uint8),
             "index": index,
         }
 
@@ -79,6 +83,9 @@ class SegmentationDataModule(SplitLoaders, L.LightningDataModule):
         ignore_index: a mask value that counts in neither loss nor metrics (e.g. 255).
         train_transforms, eval_transforms: named albumentations transforms applied in order
             to image and mask together (see :mod:`shiftlab.data.transforms`).
+        normalize_on_device: batches travel as uint8 and the pipelines' final ``normalize``
+            step runs on the device (:mod:`shiftlab.data.device_normalize`); ``False`` keeps
+            it in the loader (float32 batches).
         batch_size, num_workers, pin_memory: data loader settings; ``None`` chooses from the
             machine (:mod:`shiftlab.data.loader_settings`).
         out_channels: the network's output channels, stated in the config so that models
@@ -101,6 +108,7 @@ class SegmentationDataModule(SplitLoaders, L.LightningDataModule):
         ignore_index: int | None = None,
         train_transforms: Mapping[str, Any] | None = None,
         eval_transforms: Mapping[str, Any] | None = None,
+        normalize_on_device: bool = True,
         batch_size: int = 16,
         num_workers: int | None = None,
         pin_memory: bool | None = None,
@@ -138,8 +146,9 @@ class SegmentationDataModule(SplitLoaders, L.LightningDataModule):
             )
         self.mean, self.std = mean, std
         self.ignore_index = ignore_index
-        self.train_transform = compose(train_transforms, random=True)
-        self.eval_transform = compose(eval_transforms)
+        self.train_transform, self.eval_transform, self.device_normalize = loader_pipelines(
+            train_transforms, eval_transforms, normalize_on_device
+        )
         self.batch_size = batch_size
         self.num_workers = loader_workers(num_workers)
         self.pin_memory = pin_memory_default(pin_memory)
