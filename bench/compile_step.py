@@ -22,6 +22,7 @@ import torch
 from _common import compose_train, machine, ratio_figure, write_json
 from hand_loop import loss_function
 
+from shiftlab.run.allocator import keep_freed_memory
 from shiftlab.run.building import build, task_from_config
 
 CASES: dict[str, dict] = {
@@ -88,6 +89,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="steps per timing")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
+    keep_freed_memory()  # as a shiftlab run does
     results = {}
     for name in args.cases:
         eager, compiled, compile_seconds = case_steps(CASES[name]["overrides"])

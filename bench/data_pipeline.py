@@ -14,9 +14,10 @@ memory" reads each file once before timing, leaving decoding out: what the trans
 tensor conversion and collation cost. Each pipeline runs both ways: uint8 batches normalised
 on the device (``data.normalize_on_device=true``, the default; the device is this core, so
 the normalisation is in the figure) and float32 batches normalised in the loader (``false``).
-A second run, in a child process, measures the same with glibc keeping freed memory for reuse
-(``MALLOC_MMAP_THRESHOLD_``/``MALLOC_TRIM_THRESHOLD_``): without it every fresh batch tensor
-(the float32 images above all) pays a page fault per 4 kB the first time it is written.
+The process keeps freed memory for reuse as a shiftlab run does (``keep_freed_memory``, see
+``shiftlab.run.allocator``); a second run, in a child process, measures the same with the
+system allocator as it starts, where every fresh batch tensor (the float32 images above all)
+pays a page fault per 4 kB the first time it is written.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from _common import (
 )
 from PIL import Image
 
+from shiftlab.run.allocator import keep_freed_memory
 from shiftlab.run.building import build
 
 SIZE = 256
@@ -129,20 +131,14 @@ def profiled(run: Callable[[], float], rows: int = 6) -> tuple[float, list[tuple
     ]
 
 
-# glibc hands a freed block of 128 kB or more back to the system (and, past a threshold it
-# raises by itself, keeps it): a batch's fresh float32 memory then costs a page fault per 4 kB
-# on first touch. These two settings keep freed memory for reuse (what jemalloc and tcmalloc,
-# which PyTorch's CPU tuning guide recommends, do by design).
-KEEP_FREED_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(2**30), "MALLOC_TRIM_THRESHOLD_": str(2**30)}
-
-
-def with_memory_kept(args: argparse.Namespace) -> dict[str, list[float]]:
-    """The same measurement in a child process whose glibc keeps freed memory."""
+def with_system_allocator(args: argparse.Namespace) -> dict[str, list[float]]:
+    """The same measurement in a child process that leaves glibc's allocator as it starts
+    (freed blocks of 128 kB and more go back to the system, new ones are faulted in)."""
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "kept.json"
+        out = Path(tmp) / "system.json"
         cmd = [sys.executable, __file__, "--images", str(args.images), "--rounds",
-               str(args.rounds), "--json", str(out), "--no-allocator-variant"]  # fmt: skip
-        run_quiet(cmd, env={**os.environ, **KEEP_FREED_MEMORY})
+               str(args.rounds), "--json", str(out), "--system-allocator"]  # fmt: skip
+        run_quiet(cmd)
         return json.loads(out.read_text())["samples"]
 
 
@@ -152,11 +148,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", help="also write the figures here")
     parser.add_argument(
-        "--no-allocator-variant",
+        "--system-allocator",
         action="store_true",
-        help="skip the second run with glibc keeping freed memory (MALLOC_*_THRESHOLD_)",
+        help="leave glibc's allocator as it starts (no keep_freed_memory), and no second run",
     )
     args = parser.parse_args()
+    keep_freed_memory(not args.system_allocator)  # as a shiftlab run does (keep_freed_memory)
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -204,17 +201,17 @@ def main() -> None:
             if "memory" in k and "uint8" in k
         }
 
-    kept = {} if args.no_allocator_variant else with_memory_kept(args)
+    system = {} if args.system_allocator else with_system_allocator(args)
     print(machine())
     print(f"one core, {args.images} images of {SIZE}×{SIZE}, {args.rounds} interleaved rounds")
-    allocator = " | glibc keeping freed memory, median (range)" if kept else ""
+    allocator = " | system allocator, median (range)" if system else ""
     print(f"| pipeline | images/s/core, median | range{allocator} | target |")
-    print("|---|---|---|" + ("---|" if kept else "") + "---|")
+    print("|---|---|---|" + ("---|" if system else "") + "---|")
     for name, values in samples.items():
         mid, low, high = median_spread(values)
         other = ""
-        if kept:
-            k_mid, k_low, k_high = median_spread(kept[name])
+        if system:
+            k_mid, k_low, k_high = median_spread(system[name])
             other = f" | {k_mid:,.0f} ({k_low:,.0f}–{k_high:,.0f})"
         print(f"| {name} | {mid:,.0f} | {low:,.0f}–{high:,.0f}{other} | ≥ 3,000 |")
     for name, (rate, top) in profiles.items():
@@ -223,14 +220,13 @@ def main() -> None:
         print("|---|---|---|")
         for share, per_image, function in top:
             print(f"| {share:.0%} | {per_image:.3f} | `{function}` |")
-    if kept:
+    if system:
         print(
-            "\nglibc keeping freed memory: the same run in a child process started with "
-            + " ".join(f"{k}={v}" for k, v in KEEP_FREED_MEMORY.items())
-            + " (set them, or run with jemalloc/tcmalloc, for CPU training)"
+            "\nFreed memory kept for reuse (keep_freed_memory, as in a shiftlab run) in the "
+            "main columns; the system allocator's figures come from a child process."
         )
     payload = {"machine": machine(), "args": vars(args), "samples": samples}
-    write_json(args.json, {**payload, "samples_glibc_keeping_freed_memory": kept})
+    write_json(args.json, {**payload, "samples_system_allocator": system})
 
 
 if __name__ == "__main__":

@@ -69,7 +69,8 @@ def tables(stdout: str) -> str:
         if line.startswith("|"):
             if i == 0 or not lines[i - 1].startswith("|"):  # a table starts: its caption
                 captions = [c for c in lines[max(0, i - 2) : i] if c.strip()]
-                keep += ["", *[c for c in captions if not c.startswith(" ")], ""]
+                captions = [c for c in captions if not c.startswith((" ", "|"))]  # not a row
+                keep += ["", *captions, ""]
             keep.append(line)
     return "\n".join(keep).strip() + "\n"
 

@@ -31,6 +31,7 @@ from _common import machine, ratio_figure
 from shiftlab.models import TSConvUNet
 from shiftlab.models.shift_kernel import native_shift_status
 from shiftlab.models.tsconv import TSConv2d, time_shift
+from shiftlab.run.allocator import keep_freed_memory
 
 
 def timed(step: Callable[[], None], repeats: int) -> float:
@@ -102,7 +103,13 @@ def main() -> None:
     parser.add_argument("--json", help="also write the figures here")
     parser.add_argument("--no-compile", action="store_true", help="skip the compiled layers")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (bench/gpu_check.sh)")
+    parser.add_argument(
+        "--system-allocator",
+        action="store_true",
+        help="leave glibc's allocator as it starts (a shiftlab run keeps freed memory)",
+    )
     args = parser.parse_args()
+    kept = keep_freed_memory(not args.system_allocator)  # as a shiftlab run does
     torch.manual_seed(0)
     cl = torch.channels_last
     device = torch.device(args.device)
@@ -149,7 +156,8 @@ def main() -> None:
 
     print(machine())
     shift_path = native_shift_status() if device.type == "cpu" else "PyTorch (on the GPU)"
-    print(f"device: {device}; shift path: {shift_path}")
+    allocator = "freed memory kept for reuse (as in a shiftlab run)" if kept else "as it starts"
+    print(f"device: {device}; shift path: {shift_path}; glibc's allocator: {allocator}")
     print(f"input {args.batch}×C×256×{args.frames} channels-last, forward + backward "
           "(input gradient included), "
           f"{args.rounds} interleaved rounds × {args.repeats} steps; ratios: median of rounds "

@@ -21,6 +21,7 @@ from PIL import Image
 
 from tests.conftest import run_shiftlab, shiftlab_executable
 from tests.helpers import write_class_folders
+from tests.made_once import made_once
 from tests.test_segmentation_cli import SMALL_SHAPES
 
 
@@ -111,22 +112,28 @@ class Service:
         return out
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory) -> dict[str, Path]:
+def train_and_export(root: Path) -> None:
     """A segmentation and a classification model, trained briefly and exported."""
-    root = tmp_path_factory.mktemp("serve")
     run_shiftlab("train", "experiment=segmentation_shapes", *SMALL_SHAPES, "trainer.max_epochs=1",
                  "trainer.enable_progress_bar=false", "task_name=seg", cwd=root)  # fmt: skip
     write_class_folders(root / "images", classes=("cat", "dog", "owl"), per_class=6, size=(20, 30))
     run_shiftlab("train", "data=image_folder", "data.root=images", "data.image_size=[16,16]",
                  "trainer.max_epochs=1", "trainer.enable_progress_bar=false", "task_name=cls",
                  cwd=root)  # fmt: skip
+    for name in ("seg", "cls"):
+        (run,) = (root / "outputs" / name / "runs").iterdir()
+        run_shiftlab("export", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", cwd=root)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> dict[str, Path]:
+    """The two exported models (and the training images under ``root``), made once for all
+    workers."""
+    root = made_once(tmp_path_factory, "serve-models", train_and_export)
     models = {}
     for name in ("seg", "cls"):
         (run,) = (root / "outputs" / name / "runs").iterdir()
-        checkpoint = run / "checkpoints" / "last.ckpt"
-        run_shiftlab("export", f"ckpt_path={checkpoint}", cwd=root)
-        models[name] = checkpoint.with_suffix(".onnx")
+        models[name] = run / "checkpoints" / "last.onnx"
     models["root"] = root
     return models
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import hparams_experiment, read_events, run_shiftlab
+from tests.made_once import made_once
 from tests.test_segmentation_cli import SMALL_SHAPES
 from tests.test_sweeps_cli import only_sweep_dir
 
@@ -22,13 +23,16 @@ CHROMIUM = Path("/usr/bin/chromium")
 SHOWN = 5  # what TensorBoard's HParams page ticks by default, of settings and of metrics
 
 
-@pytest.fixture(scope="module")
-def sweep(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("tensorboard")
+def run_sweep(workdir: Path) -> None:
     run_shiftlab("train", "-m", "experiment=segmentation_shapes", *SMALL_SHAPES,
                  "trainer.max_epochs=1", "model=smp_unet,smp_fpn", "optimizer.lr=1e-3,3e-3",
                  cwd=workdir)  # fmt: skip
-    return only_sweep_dir(workdir)
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory) -> Path:
+    """A 4-job sweep, run once for all workers."""
+    return only_sweep_dir(made_once(tmp_path_factory, "tensorboard-sweep", run_sweep))
 
 
 def default_hparams_view(log_dir: Path) -> tuple[list[str], list[str]]:

@@ -16,22 +16,26 @@ import pytest
 import yaml
 
 from tests.conftest import run_shiftlab
+from tests.made_once import made_once
 from tests.test_segmentation_cli import SMALL_SHAPES
 
 EPOCHS = 2
 LRS = ("0.001", "0.003")
 
 
-@pytest.fixture(scope="module")
-def tracked_sweep(tmp_path_factory) -> Path:
-    """A two-job sweep logged to TensorBoard, MLflow and W&B at once: its launch directory."""
-    workdir = tmp_path_factory.mktemp("tracked")
+def run_tracked_sweep(workdir: Path) -> None:
     for name in ("MLFLOW_TRACKING_URI", "WANDB_MODE"):  # the defaults: outputs/, offline
         assert name not in os.environ, f"unset {name} to run this test"
     run_shiftlab("train", "-m", "experiment=segmentation_shapes", *SMALL_SHAPES,
                  f"trainer.max_epochs={EPOCHS}", f"optimizer.lr={','.join(LRS)}",
                  "logger=[tensorboard,mlflow,wandb]", cwd=workdir)  # fmt: skip
-    return workdir
+
+
+@pytest.fixture(scope="module")
+def tracked_sweep(tmp_path_factory) -> Path:
+    """A two-job sweep logged to TensorBoard, MLflow and W&B at once: its launch directory
+    (run once for all workers)."""
+    return made_once(tmp_path_factory, "tracked-sweep", run_tracked_sweep)
 
 
 def job_dirs(workdir: Path) -> list[Path]:

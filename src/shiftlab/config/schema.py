@@ -74,6 +74,7 @@ COUNT, AT_LEAST_1, AT_LEAST_0 = "an integer ≥ 1", _integer(1), _integer(0)
 RULES: tuple[Rule, ...] = (
     Rule("seed", "an integer or null", _optional(_integer()), "42"),
     Rule("threads", "null or an integer ≥ 1", _optional(AT_LEAST_1), "2"),
+    Rule("keep_freed_memory", "true or false", lambda v: isinstance(v, bool), "true"),
     Rule("optimizer.lr", "a number > 0", _number(0, strict=True), "1e-3"),
     Rule("optimizer.weight_decay", "a number ≥ 0", _number(0), "1e-4"),
     Rule("optimizer.momentum", "a number in [0, 1)", _number(0, 1), "0.9"),

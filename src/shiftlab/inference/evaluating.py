@@ -14,12 +14,14 @@ log = logging.getLogger(__name__)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
+    from shiftlab.run.allocator import keep_freed_memory
     from shiftlab.run.building import build
     from shiftlab.run.checkpoints import load_task, read_checkpoint
     from shiftlab.run.logs import route_library_logs
     from shiftlab.run.summary import print_metrics_table, scalar_metrics, write_json
 
     route_library_logs()
+    keep_freed_memory(bool(cfg.get("keep_freed_memory", True)))
     stored, state_dict = read_checkpoint(cfg.ckpt_path)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

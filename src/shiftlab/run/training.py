@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from shiftlab.config.choices import chosen_option
 from shiftlab.events.callback import RunEventsCallback
 from shiftlab.events.run_events import RunEvents
+from shiftlab.run.allocator import keep_freed_memory
 from shiftlab.run.building import build, build_task
 from shiftlab.run.checkpoints import check_checkpoint_fits
 from shiftlab.run.compiling import compile_network
@@ -57,6 +58,7 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
     route_library_logs()
     check_fits(cfg)
     _set_threads(cfg.get("threads"))
+    keep_freed_memory(bool(cfg.get("keep_freed_memory", True)))
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     resolved = OmegaConf.to_container(cfg, resolve=True)
