@@ -36,14 +36,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from _common import (
-    compose_train,
-    interleaved,
-    machine,
-    median_spread,
-    run_quiet,
-    write_json,
-)
+from _common import compose_train, interleaved, machine, median_spread, run_quiet, write_json
 from PIL import Image
 
 from shiftlab.run.allocator import keep_freed_memory
