@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, default_collate
 
 from shiftlab.data.device_normalize import DeviceNormalize, to_float_batch
 
-# Mask dtypes kept as they are in an item (the batch makes them int64 in one operation).
+# Mask dtypes kept as they are in an item and its batch (made int64 on the device).
 COMPACT_MASK_TYPES = (np.uint8, np.int16, np.int32, np.int64)
 
 

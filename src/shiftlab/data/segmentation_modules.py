@@ -34,8 +34,8 @@ class SegmentationSamples(Dataset):
     """Image/mask pairs, read lazily, checked, and transformed jointly.
 
     ``read(i)`` returns ``(image H×W×C uint8, mask H×W int, image name, mask name)``. Items
-    are dicts: ``image`` (C×H×W uint8 or float32, channels-last memory), ``mask`` (H×W, the reader's
-    integer dtype; int64 once batched) and ``index``.
+    are dicts: ``image`` (C×H×W uint8 or float32, channels-last memory), ``mask`` (H×W,
+    uint8 or the reader's integer dtype; int64 once on the device) and ``index``.
     """
 
     def __init__(
