@@ -49,9 +49,8 @@ def case_steps(overrides: list[str]) -> tuple[Callable[[], None], Callable[[], N
     data = build(cfg.data, "data")
     data.setup("fit")
     facts = data.network_facts() if hasattr(data, "network_facts") else {}
-    batch = next(iter(data.train_dataloader()))
-    if hasattr(data, "on_after_batch_transfer"):  # image data: uint8 → normalised float32
-        batch = data.on_after_batch_transfer(batch, 0)
+    # finished as the trainer finishes it on the device (image data: uint8 → normalised)
+    batch = data.on_after_batch_transfer(next(iter(data.train_dataloader())), 0)
     steps = []
     compile_seconds = 0.0
     task = task_from_config(cfg, facts)

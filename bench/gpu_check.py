@@ -58,7 +58,8 @@ def step_flops(overrides: list[str]) -> float:
     data.setup("fit")
     facts = data.network_facts() if hasattr(data, "network_facts") else {}
     net = task_from_config(cfg, facts).net.cuda().to(memory_format=torch.channels_last)
-    batch = data.on_device({"image": next(iter(data.train_dataloader()))["image"].cuda()})["image"]
+    image = next(iter(data.train_dataloader()))["image"].cuda()
+    batch = data.on_after_batch_transfer({"image": image}, 0)["image"]  # uint8 → normalised
     batch = batch.contiguous(memory_format=torch.channels_last)
     with FlopCounterMode(display=False) as counter, torch.autocast("cuda", torch.bfloat16):
         net(batch).float().mean().backward()

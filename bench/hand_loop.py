@@ -69,8 +69,7 @@ class HandWrittenLoop:
         if self.device.type != "cpu":
             batch = {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor)
                      else v for k, v in batch.items()}  # fmt: skip
-        finish = getattr(self.data, "on_after_batch_transfer", None)
-        return finish(batch, 0) if finish is not None else batch
+        return self.data.on_after_batch_transfer(batch, 0)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.autocast_dtype is None:

@@ -3,13 +3,14 @@
 glibc serves every allocation of 128 kB or more (a batch, an activation, a gradient of a CPU
 training step) with fresh pages from the system and unmaps them when freed; its adaptive
 threshold only partly learns. Each new tensor then costs a page fault per 4 kB the first time
-it is written, which on the machines measured here (bench/RESULTS.md, 3 and 4) was most of
-the cost of a plain copy: the TSConv layer's shift took 20 ms instead of 3.4 at 32 channels,
-the 3×3 convolution 117 ms instead of 84, the classification loader with normalisation 1,583
-images/s instead of 4,007. Raising glibc's mmap and trim thresholds (``mallopt``, what the
-``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` variables do at start-up) makes it
-reuse freed blocks, as jemalloc and tcmalloc do by design; the price is that the process keeps
-its peak memory until it ends, which a training run does anyway.
+it is written, which on the machine measured in bench/RESULTS.md (3 and 4) cost more than the
+arithmetic: the TSConv shift (forward and backward) at 32 channels took 55.6 ms instead of
+15.8, the 3×3 convolution 117.5 ms instead of 80.9, and the classification pipeline with
+normalisation ran at 1,941 images/s instead of 4,091. Raising glibc's mmap and trim
+thresholds (``mallopt``, what the ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_``
+variables do at start-up) makes it reuse freed blocks, as jemalloc and tcmalloc do by design;
+the price is that the process keeps its peak memory until it ends, which a training run does
+anyway.
 
 Set at the start of a run (``keep_freed_memory: true`` in train and eval, the default);
 ``false`` leaves the allocator as the system set it. Elsewhere than glibc (macOS, musl) it
