@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from shiftlab.models import TSConv2d, TSConvUNet
+from shiftlab.models import ReLUTimeShift, TSConv2d, TSConvUNet
 
 
 @pytest.mark.parametrize("block_conv", ["tsconv", "conv"])
@@ -25,7 +25,10 @@ def test_spec_table_is_the_default():
     assert isinstance(net.stem[0], torch.nn.Conv2d) and net.stem[0].kernel_size == (3, 3)
     assert isinstance(net.head, torch.nn.Conv2d) and net.head.out_channels == 1
     block_convs = [
-        m for b in [*net.down_blocks, *net.up_blocks] for m in b if not isinstance(m, torch.nn.ReLU)
+        m
+        for b in [*net.down_blocks, *net.up_blocks]
+        for m in b
+        if not isinstance(m, torch.nn.ReLU | ReLUTimeShift)
     ]
     assert len(block_convs) == 20 and all(isinstance(m, TSConv2d) for m in block_convs)
 

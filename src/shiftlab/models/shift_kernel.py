@@ -35,103 +35,9 @@ import torch
 
 log = logging.getLogger(__name__)
 
-_SOURCE = r"""
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
+# The C source sits beside this module (shipped in the package like any other file).
+_SOURCE = Path(__file__).with_name("time_shift.c").read_text()
 
-/* What one of the two loops below reads: `lines` lines of the tensor's layout. */
-typedef struct {
-    const char *src; char *dst;
-    long lines;
-    long T, F, C, S, g, elem;
-    int forward;
-} job_t;
-
-/* Channels-last: lines of T rows of C elements, one line per (n, f), one row per t. Within a
-   row the static channels come first, then the group that takes the previous step, then the
-   group that takes the next one; `forward` = 0 swaps the two groups' directions (the adjoint,
-   for gradients). Inside a line every output element is one of three inputs: the same place,
-   one row back or one row on, chosen per channel; the loop blends the three with bit masks
-   laid out for a block of rows, which the compiler turns into vector loads and ands with no
-   gather and no branch. The first and last rows, where a group reads nothing, are written
-   apart. Typed by element size so that bits move untouched (any dtype). */
-#define SHIFT_ROWS(NAME, TYPE)                                                             \
-static void NAME(const job_t *j) {                                                         \
-    const long C = j->C, S = j->S, G = j->g, T = j->T;                                     \
-    const long take_prev = j->forward ? S : S + G, take_next = j->forward ? S + G : S;     \
-    const long R = C >= 256 ? 1 : (256 + C - 1) / C, B = R * C; /* rows, elements a block */ \
-    TYPE keep[B], prev[B], next[B];                                                        \
-    for (long k = 0; k < B; ++k) {                                                         \
-        const long c = k % C;                                                              \
-        const int p = c >= take_prev && c < take_prev + G;                                 \
-        const int n = c >= take_next && c < take_next + G;                                 \
-        prev[k] = p ? (TYPE)~(TYPE)0 : 0; next[k] = n ? (TYPE)~(TYPE)0 : 0;                \
-        keep[k] = p || n ? 0 : (TYPE)~(TYPE)0;                                             \
-    }                                                                                      \
-    const TYPE *src = (const TYPE *)j->src; TYPE *dst = (TYPE *)j->dst;                    \
-    for (long line = 0; line < j->lines; ++line) {                                    \
-        const TYPE *in = src + line * T * C; TYPE *out = dst + line * T * C;               \
-        for (long t = 1; t < T - 1;) {                                                     \
-            const long rows = T - 1 - t < R ? T - 1 - t : R, n = rows * C;                 \
-            const TYPE *i = in + t * C; TYPE *o = out + t * C;                             \
-            for (long k = 0; k < n; ++k)                                                   \
-                o[k] = (i[k] & keep[k]) | (i[k - C] & prev[k]) | (i[k + C] & next[k]);     \
-            t += rows;                                                                     \
-        }                                                                                  \
-        for (long t = 0; t < T; t += T - 1 > 0 ? T - 1 : 1) { /* the first and last rows */ \
-            const TYPE *i = in + t * C; TYPE *o = out + t * C;                             \
-            for (long c = 0; c < S; ++c) o[c] = i[c];                                      \
-            for (long c = 0; c < G; ++c) {                                                 \
-                o[take_prev + c] = t > 0 ? i[take_prev + c - C] : 0;                       \
-                o[take_next + c] = t < T - 1 ? i[take_next + c + C] : 0;                   \
-            }                                                                              \
-        }                                                                                  \
-    }                                                                                      \
-}
-SHIFT_ROWS(shift_rows_1, uint8_t)
-SHIFT_ROWS(shift_rows_2, uint16_t)
-SHIFT_ROWS(shift_rows_4, uint32_t)
-SHIFT_ROWS(shift_rows_8, uint64_t)
-
-static void shift_rows(const job_t *j) {
-    switch (j->elem) {
-        case 1: shift_rows_1(j); return;
-        case 2: shift_rows_2(j); return;
-        case 4: shift_rows_4(j); return;
-        default: shift_rows_8(j); return; /* the caller passes only 1, 2, 4 or 8 */
-    }
-}
-
-/* Contiguous N×C×F×T: lines of T elements, one per (n, c, f). */
-static void shift_lines(const job_t *j) {
-    const long E = j->elem, L = j->T * E;
-    for (long r = 0; r < j->lines; ++r) {
-        const long c = (r / j->F) % j->C;
-        const char *in = j->src + r * L;
-        char *out = j->dst + r * L;
-        int take_prev = c >= j->S && c < j->S + j->g;
-        if (c < j->S) { memcpy(out, in, L); continue; }
-        if (!j->forward) take_prev = !take_prev;
-        if (take_prev) { memset(out, 0, E); memcpy(out + E, in, L - E); }
-        else { memcpy(out, in + E, L - E); memset(out + L - E, 0, E); }
-    }
-}
-
-/* x, out: channels-last N×C×F×T; `lines` = N*F lines of T rows of C elements of `elem` bytes. */
-void shiftlab_shift_channels_last(const void *x, void *out, long lines, long T, long C,
-                                  long S, long g, long elem, int forward) {
-    job_t j = {(const char *)x, (char *)out, lines, T, 1, C, S, g, elem, forward};
-    shift_rows(&j);
-}
-
-/* x, out: contiguous N×C×F×T; `lines` = N*C*F lines of T elements of `elem` bytes. */
-void shiftlab_shift_contiguous(const void *x, void *out, long lines, long C, long F, long T,
-                               long S, long g, long elem, int forward) {
-    job_t j = {(const char *)x, (char *)out, lines, T, F, C, S, g, elem, forward};
-    shift_lines(&j);
-}
-"""
 
 # The loop keeps three masks of a row block on its stack: 3 × 4096 × 8 bytes at most.
 _MAX_CHANNELS = 4096
@@ -162,19 +68,26 @@ _FLAGS = ["-O3", "-shared", "-fPIC"]
 
 
 def _build(target: Path, compiler: str) -> None:
-    """Compile the library into ``target``, atomically (parallel test workers may race)."""
+    """Compile the library into ``target``, atomically (parallel test workers may race).
+
+    With OpenMP where the compiler has it (its threads are torch's, see the C source), else
+    without: the same loops on one thread.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as work:
         source = Path(work) / "time_shift.c"
         source.write_text(_SOURCE)
         built = Path(work) / target.name
-        subprocess.run(
-            [compiler, *_FLAGS, str(source), "-o", str(built)],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        for extra in (["-fopenmp"], []):
+            result = subprocess.run(
+                [compiler, *_FLAGS, *extra, str(source), "-o", str(built)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            if result.returncode == 0:
+                break
+        result.check_returncode()
         os.replace(built, target)
 
 
@@ -202,12 +115,35 @@ def _load() -> ctypes.CDLL | None:
             log.warning("TSConv uses the PyTorch shift: %s", _unavailable_reason)
             return None
         long, ptr, i32 = ctypes.c_long, ctypes.c_void_p, ctypes.c_int
-        library.shiftlab_shift_channels_last.argtypes = [ptr, ptr] + [long] * 6 + [i32]
-        library.shiftlab_shift_contiguous.argtypes = [ptr, ptr] + [long] * 7 + [i32]
+        library.shiftlab_shift_channels_last.argtypes = [ptr, ptr] + [long] * 6 + [i32] * 2
+        library.shiftlab_shift_contiguous.argtypes = [ptr, ptr] + [long] * 7 + [i32] * 2
+        library.shiftlab_relu_shift.argtypes = [ptr, ptr, ptr] + [long] * 6 + [i32] * 4
+        library.shiftlab_relu_shift.restype = None
+        for suffix in ("f32", "f64"):
+            pool = getattr(library, f"shiftlab_pool_shift_{suffix}")
+            pool_back = getattr(library, f"shiftlab_pool_shift_backward_{suffix}")
+            upcat = getattr(library, f"shiftlab_upcat_shift_{suffix}")
+            upcat_back = getattr(library, f"shiftlab_upcat_shift_backward_{suffix}")
+            pool.argtypes = [ptr, ptr] + [long] * 6 + [i32]
+            pool_back.argtypes = [ptr, ptr, ptr] + [long] * 6 + [i32]
+            upcat.argtypes = [ptr, ptr, ptr] + [long] * 7 + [i32]
+            upcat_back.argtypes = [ptr, ptr, ptr] + [long] * 7 + [i32]
+            for function in (pool, pool_back, upcat, upcat_back):
+                function.restype = None
         library.shiftlab_shift_channels_last.restype = None
         library.shiftlab_shift_contiguous.restype = None
         _library = library
         return library
+
+
+# Below this many bytes a tensor is shifted on one thread: starting a thread costs ~20 µs.
+_BYTES_PER_THREAD = 1 << 20
+
+
+def _threads_for(x: torch.Tensor) -> int:
+    """Threads for one pass over ``x``: torch's intra-op count, fewer for small tensors."""
+    by_size = max(1, x.numel() * x.element_size() // _BYTES_PER_THREAD)
+    return int(min(torch.get_num_threads(), by_size))
 
 
 def native_shift_status() -> str:
@@ -238,12 +174,228 @@ def native_zero_shift(x: torch.Tensor, static: int, g: int, forward: bool) -> to
         return None  # complex128 and the like, or rows too wide for the loop's mask tables
     out = torch.empty_like(x)
     elem = x.element_size()
+    threads = _threads_for(x)
     if channels_last:  # also right where both layouts coincide (F = T = 1)
         library.shiftlab_shift_channels_last(
-            x.data_ptr(), out.data_ptr(), n * f, t, c, static, g, elem, int(forward)
+            x.data_ptr(), out.data_ptr(), n * f, t, c, static, g, elem, int(forward), threads
         )
     else:
         library.shiftlab_shift_contiguous(
-            x.data_ptr(), out.data_ptr(), n * c * f, c, f, t, static, g, elem, int(forward)
+            x.data_ptr(),
+            out.data_ptr(),
+            n * c * f,
+            c,
+            f,
+            t,
+            static,
+            g,
+            elem,
+            int(forward),
+            threads,
         )
     return out
+
+
+# The fused ReLU + shift works on the bits of these floating-point types (its kernel's `kind`).
+_RELU_KINDS = {torch.float32: 0, torch.float64: 1, torch.bfloat16: 2, torch.float16: 3}
+
+
+def _relu_shift_layout(x: torch.Tensor) -> int | None:
+    """0 for channels-last, 1 for contiguous, None where the fused loop cannot run on ``x``."""
+    if not _enabled() or x.device.type != "cpu" or x.dim() != 4 or x.numel() == 0:
+        return None
+    if torch.compiler.is_compiling() or x.dtype not in _RELU_KINDS or x.shape[1] > _MAX_CHANNELS:
+        return None
+    if x.is_contiguous(memory_format=torch.channels_last):
+        return 0  # also right where both layouts coincide
+    return 1 if x.is_contiguous() else None
+
+
+def native_relu_shift(x: torch.Tensor, static: int, g: int) -> torch.Tensor | None:
+    """``relu`` then the zero-border shift of ``x`` in one native pass, or None where unavailable.
+
+    Meant for the autograd Function in :mod:`shiftlab.models.tsconv`; the result keeps the
+    memory format of ``x``.
+    """
+    layout = _relu_shift_layout(x)
+    library = _load() if layout is not None else None
+    if library is None:
+        return None
+    out = torch.empty_like(x)
+    _run_relu_shift(library, x, None, out, static, g, layout)
+    return out
+
+
+def native_relu_shift_backward(
+    grad: torch.Tensor, output: torch.Tensor, static: int, g: int
+) -> torch.Tensor | None:
+    """The input's gradient of the fused ReLU + shift, from the output's gradient and the output.
+
+    ``grad`` is brought to ``output``'s layout first (autograd may hand it in another one).
+    """
+    layout = _relu_shift_layout(output)
+    library = _load() if layout is not None else None
+    if library is None or grad.dtype != output.dtype or grad.shape != output.shape:
+        return None
+    memory_format = torch.channels_last if layout == 0 else torch.contiguous_format
+    grad = grad.contiguous(memory_format=memory_format)
+    out = torch.empty_like(output)
+    _run_relu_shift(library, grad, output, out, static, g, layout)
+    return out
+
+
+def _run_relu_shift(
+    library: ctypes.CDLL,
+    x: torch.Tensor,
+    aux: torch.Tensor | None,
+    out: torch.Tensor,
+    static: int,
+    g: int,
+    layout: int,
+) -> None:
+    n, c, f, t = x.shape
+    lines = n * f if layout == 0 else n * c * f
+    library.shiftlab_relu_shift(
+        x.data_ptr(),
+        None if aux is None else aux.data_ptr(),
+        out.data_ptr(),
+        lines,
+        c,
+        f,
+        t,
+        static,
+        g,
+        _RELU_KINDS[x.dtype],
+        layout,
+        int(aux is not None),
+        _threads_for(x),
+    )
+
+
+# The pooling and upsampling fusions: channels-last float32 / float64 (the U-Net on the CPU).
+_FUSED_SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
+_MAX_ROW = 4096  # the C source's row of zeros
+
+
+def _fusable(*tensors: torch.Tensor) -> ctypes.CDLL | None:
+    """The library, where every tensor is a channels-last CPU tensor the fused loops can read."""
+    if not _enabled() or torch.compiler.is_compiling():
+        return None
+    for x in tensors:
+        if x.device.type != "cpu" or x.dim() != 4 or x.numel() == 0:
+            return None
+        if x.dtype not in _FUSED_SUFFIX or x.dtype != tensors[0].dtype:
+            return None
+        if x.shape[1] > _MAX_ROW or not x.is_contiguous(memory_format=torch.channels_last):
+            return None
+    return _load()
+
+
+def pool_shift_applies(x: torch.Tensor) -> bool:
+    """Whether :func:`native_pool_shift` runs on ``x`` (else the caller uses the plain ops)."""
+    return _fusable(x) is not None and x.shape[2] % 2 == 0
+
+
+def upsample_cat_shift_applies(low: torch.Tensor, skip: torch.Tensor) -> bool:
+    """Whether :func:`native_upsample_cat_shift` runs on ``low`` and ``skip``."""
+    if _fusable(low, skip) is None or low.shape[1] + skip.shape[1] > _MAX_ROW:
+        return False
+    n, _, f, t = skip.shape
+    return low.shape[0] == n and low.shape[3] == t and 2 * low.shape[2] == f
+
+
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def _empty(x: torch.Tensor, n: int, c: int, f: int, t: int) -> torch.Tensor:
+    return torch.empty((n, c, f, t), dtype=x.dtype, memory_format=torch.channels_last)
+
+
+def native_pool_shift(x: torch.Tensor, static: int, g: int) -> torch.Tensor | None:
+    """``max_pool2d(x, (2, 1))`` then the zero-border shift, in one pass; None where unavailable.
+
+    ``x`` is N×C×F×T with F even, channels-last.
+    """
+    if not pool_shift_applies(x):
+        return None
+    library = _load()
+    n, c, f, t = x.shape
+    out = _empty(x, n, c, f // 2, t)
+    getattr(library, f"shiftlab_pool_shift_{_FUSED_SUFFIX[x.dtype]}")(
+        x.data_ptr(), out.data_ptr(), n, f, t, c, static, g, _threads_for(x)
+    )
+    return out
+
+
+def native_pool_shift_backward(
+    grad: torch.Tensor, x: torch.Tensor, static: int, g: int
+) -> torch.Tensor | None:
+    """The gradient of :func:`native_pool_shift` for its input ``x``."""
+    grad = _channels_last(grad)
+    library = _fusable(grad, x)
+    n, c, f, t = x.shape
+    if library is None or f % 2 or grad.shape != (n, c, f // 2, t):
+        return None
+    out = _empty(x, n, c, f, t)
+    getattr(library, f"shiftlab_pool_shift_backward_{_FUSED_SUFFIX[x.dtype]}")(
+        grad.data_ptr(), x.data_ptr(), out.data_ptr(), n, f, t, c, static, g, _threads_for(x)
+    )
+    return out
+
+
+def native_upsample_cat_shift(
+    low: torch.Tensor, skip: torch.Tensor, static: int, g: int
+) -> torch.Tensor | None:
+    """Nearest (2, 1) upsampling of ``low``, concatenated with ``skip`` on channels, shifted.
+
+    ``low`` is N×Ca×(F/2)×T, ``skip`` N×Cb×F×T, both channels-last; the shift's groups are
+    those of the Ca + Cb channels. None where unavailable.
+    """
+    if not upsample_cat_shift_applies(low, skip):
+        return None
+    library = _load()
+    n, ca, _, t = low.shape
+    cb, f = skip.shape[1], skip.shape[2]
+    out = _empty(skip, n, ca + cb, f, t)
+    getattr(library, f"shiftlab_upcat_shift_{_FUSED_SUFFIX[low.dtype]}")(
+        low.data_ptr(),
+        skip.data_ptr(),
+        out.data_ptr(),
+        n,
+        f,
+        t,
+        ca,
+        cb,
+        static,
+        g,
+        _threads_for(out),
+    )
+    return out
+
+
+def native_upsample_cat_shift_backward(
+    grad: torch.Tensor, low_channels: int, static: int, g: int
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The gradients of :func:`native_upsample_cat_shift` for ``low`` and ``skip``."""
+    grad = _channels_last(grad)
+    library = _fusable(grad)
+    n, c, f, t = grad.shape
+    if library is None or f % 2 or not 0 < low_channels < c:
+        return None
+    ca, cb = low_channels, c - low_channels
+    low, skip = _empty(grad, n, ca, f // 2, t), _empty(grad, n, cb, f, t)
+    getattr(library, f"shiftlab_upcat_shift_backward_{_FUSED_SUFFIX[grad.dtype]}")(
+        grad.data_ptr(),
+        low.data_ptr(),
+        skip.data_ptr(),
+        n,
+        f,
+        t,
+        ca,
+        cb,
+        static,
+        g,
+        _threads_for(grad),
+    )
+    return low, skip

@@ -80,7 +80,7 @@ def time_shift(
             return torch.cat([x[:, :static], fwd, bwd], dim=1)
         if torch.is_grad_enabled() and x.requires_grad:
             return _ZeroShift.apply(x, static, g)
-        return _zero_shift(x, static, g, forward=True)
+        return zero_shift(x, static, g, forward=True)
     fwd, bwd = x[:, static : static + g], x[:, static + g :]
     if border == "circular":
         fwd, bwd = fwd.roll(1, dims=-1), bwd.roll(-1, dims=-1)
@@ -90,7 +90,7 @@ def time_shift(
     return torch.cat([x[:, :static], fwd, bwd], dim=1)
 
 
-def _zero_shift(x: torch.Tensor, static: int, g: int, forward: bool) -> torch.Tensor:
+def zero_shift(x: torch.Tensor, static: int, g: int, forward: bool) -> torch.Tensor:
     """One copy of ``x`` with the shifted groups moved by one step and zeros at the border.
 
     ``forward=False`` moves each group the other way: that is the adjoint, used for gradients.
@@ -122,11 +122,11 @@ class _ZeroShift(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, static: int, g: int) -> torch.Tensor:
         ctx.static, ctx.g = static, g
-        return _zero_shift(x, static, g, forward=True)
+        return zero_shift(x, static, g, forward=True)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        return _zero_shift(grad, ctx.static, ctx.g, forward=False), None, None
+        return zero_shift(grad, ctx.static, ctx.g, forward=False), None, None
 
 
 class TSConv2d(nn.Module):
@@ -139,6 +139,10 @@ class TSConv2d(nn.Module):
         border: what fills the vacated time step: ``zeros`` (default), ``circular`` or
             ``replicate``.
         bias: whether the convolution has a bias.
+        shifted_input: the input arrives already shifted by the operation before this layer
+            (:mod:`shiftlab.models.shift_fusions`: a ReLU, the pooling or the upsampling and
+            concatenation that writes its output shifted, with the same ``shift_share`` and
+            ``border``), so ``forward`` applies the convolution alone.
 
     Input and output are ``N × C × F × T``; F and T are kept.
     """
@@ -150,6 +154,7 @@ class TSConv2d(nn.Module):
         shift_share: float = 0.5,
         border: BorderMode = "zeros",
         bias: bool = True,
+        shifted_input: bool = False,
     ) -> None:
         super().__init__()
         if border not in BORDER_MODES:
@@ -161,17 +166,22 @@ class TSConv2d(nn.Module):
         self.out_channels = out_channels
         self.shift_share = shift_share
         self.border = border
+        self.shifted_input = shifted_input
         self.conv = nn.Conv2d(
             in_channels, out_channels, kernel_size=(3, 1), padding=(1, 0), bias=bias
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.shifted_input:
+            return self.conv(x)
         return self.conv(time_shift(x, self.shift_share, self.border))
 
     def extra_repr(self) -> str:
+        shifted = ", input shifted by the layer before" if self.shifted_input else ""
         return (
             f"{self.in_channels}, {self.out_channels}, static={self.static_channels}, "
             f"shifted={self.shift_channels}+{self.shift_channels}, border={self.border}"
+            f"{shifted}"
         )
 
     def equivalent_conv3x3_weight(self) -> torch.Tensor:

@@ -12,6 +12,11 @@ from typing import Literal
 import torch
 from torch import nn
 
+from shiftlab.models.shift_fusions import (
+    ReLUTimeShift,
+    max_pool_time_shift,
+    upsample_cat_time_shift,
+)
 from shiftlab.models.tsconv import BorderMode, TSConv2d
 
 BlockConv = Literal["tsconv", "conv"]
@@ -23,15 +28,23 @@ def _conv3x3(in_channels: int, out_channels: int) -> nn.Conv2d:
 
 
 class _DoubleConv(nn.Sequential):
-    """Two convolutions, each followed by ReLU (the body of every U-Net block)."""
+    """Two convolutions, each followed by ReLU (the body of every U-Net block).
+
+    With TSConv layers, neither layer shifts its own input: the first one's input comes
+    shifted from the pooling or the upsampling before the block (see :class:`TSConvUNet`),
+    and the ReLU between the two shifts for the second (:class:`ReLUTimeShift`). The module
+    list keeps its indices and parameters either way, so checkpoints load across versions.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, make_conv) -> None:
-        super().__init__(
-            make_conv(in_channels, out_channels),
-            nn.ReLU(inplace=True),
-            make_conv(out_channels, out_channels),
-            nn.ReLU(inplace=True),
-        )
+        # Built in this order, so that seeded weights stay what they were.
+        first = make_conv(in_channels, out_channels)
+        second = make_conv(out_channels, out_channels)
+        activation: nn.Module = nn.ReLU(inplace=True)
+        if isinstance(second, TSConv2d):
+            activation = ReLUTimeShift(second.shift_share, second.border)
+            first.shifted_input = second.shifted_input = True
+        super().__init__(first, activation, second, nn.ReLU(inplace=True))
 
 
 class TSConvUNet(nn.Module):
@@ -100,6 +113,8 @@ class TSConvUNet(nn.Module):
         self.channels = channels
         self.freq_bins = freq_bins
         self.block_conv = block_conv
+        self.shift_share = shift_share
+        self.border = border
         self.residual = residual
         # The contract a task relies on: F must be a multiple of 2**depth, T may be anything.
         self.size_multiple = (2**depth, 1)
@@ -121,12 +136,24 @@ class TSConvUNet(nn.Module):
         self._check_input(x)
         skips = [self.stem(x)]
         for block in self.down_blocks:
-            skips.append(block(self.pool(skips[-1])))
+            skips.append(block(self._down(skips[-1])))
         h = skips.pop()
         for block in self.up_blocks:
-            h = block(torch.cat([self.up(h), skips.pop()], dim=1))
+            h = block(self._up_and_join(h, skips.pop()))
         out = self.head(h)
         return out + x if self.residual else out
+
+    def _down(self, x: torch.Tensor) -> torch.Tensor:
+        """Pool over frequency; for TSConv blocks also shift, in the same pass."""
+        if self.block_conv == "tsconv":
+            return max_pool_time_shift(x, self.shift_share, self.border)
+        return self.pool(x)
+
+    def _up_and_join(self, low: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        """Upsample over frequency and concatenate the skip; for TSConv blocks also shift."""
+        if self.block_conv == "tsconv":
+            return upsample_cat_time_shift(low, skip, self.shift_share, self.border)
+        return torch.cat([self.up(low), skip], dim=1)
 
     def _check_input(self, x: torch.Tensor) -> None:
         height_ok = self.freq_bins is None or x.shape[2] == self.freq_bins
