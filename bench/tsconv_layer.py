@@ -28,7 +28,7 @@ from collections.abc import Callable
 import torch
 from _common import machine, ratio_figure
 
-from shiftlab.models import TSConvUNet
+from shiftlab.models import ReLUTimeShift, TSConvUNet
 from shiftlab.models.shift_kernel import native_shift_status
 from shiftlab.models.tsconv import TSConv2d, time_shift
 from shiftlab.run.allocator import keep_freed_memory
@@ -57,12 +57,35 @@ class Shift(torch.nn.Module):
 
 
 def layer_step(layer: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    """Forward and backward of ``layer`` with a fixed random gradient from above.
+
+    A real gradient (not ``.sum()``'s, which is one value broadcast with zero strides) is what
+    a layer gets inside a network, and what the native loops read.
+    """
+    upstream = torch.randn_like(layer(x).detach())
+
     def step() -> None:
         layer.zero_grad(set_to_none=True)
         x.grad = None
-        layer(x).sum().backward()
+        layer(x).backward(upstream)
 
     return step
+
+
+class EachLayerShifts(TSConvUNet):
+    """The TSConv U-Net as it ran before the fused shifts: every layer shifts its own input."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for block in [*self.down_blocks, *self.up_blocks]:
+            block[1] = torch.nn.ReLU(inplace=True)
+            block[0].shifted_input = block[2].shifted_input = False
+
+    def _down(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(x)
+
+    def _up_and_join(self, low: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.up(low), skip], dim=1)
 
 
 def on_path(native: bool, step: Callable[[], None]) -> Callable[[], None]:
@@ -128,6 +151,16 @@ def main() -> None:
         steps[f"shift {channels}"] = on_path(True, layer_step(Shift(), x))
         steps[f"shift torch {channels}"] = on_path(False, layer_step(Shift(), x))
         steps[f"(3,1) conv {channels}"] = layer_step(tsconv.conv, x)
+        # A TSConv layer after a ReLU, as in every U-Net block: the shift fused into the ReLU
+        # against the same ReLU before a (3, 1) and a 3×3 convolution.
+        fused = TSConv2d(channels, channels, shifted_input=True).to(device, memory_format=cl)
+        fused.load_state_dict(tsconv.state_dict())
+        relu = torch.nn.ReLU()
+        steps[f"ReLU+TSConv fused {channels}"] = on_path(
+            True, layer_step(torch.nn.Sequential(ReLUTimeShift(), fused), x)
+        )
+        steps[f"ReLU+(3,1) conv {channels}"] = layer_step(torch.nn.Sequential(relu, tsconv.conv), x)
+        steps[f"ReLU+3x3 conv {channels}"] = layer_step(torch.nn.Sequential(relu, conv), x)
     for channels in (4, 8, 16):  # the shift alone, forward, no autograd: the copy itself
         x = torch.randn(args.batch, channels, 256, args.frames, device=device)
         x = x.contiguous(memory_format=cl)
@@ -141,6 +174,8 @@ def main() -> None:
         steps[f"U-Net {kind}"] = on_path(True, net_step(net, spec))
         if kind == "tsconv":
             steps["U-Net tsconv torch-shift"] = on_path(False, net_step(net, spec))
+            unfused = EachLayerShifts(1, 1, freq_bins=256).to(device, memory_format=cl)
+            steps["U-Net tsconv each layer shifts"] = on_path(True, net_step(unfused, spec))
 
     for step in steps.values():  # warm-up (and the compiled layers' compilation)
         timed(step, 2)
@@ -177,6 +212,18 @@ def main() -> None:
               f"{against(f'TSConv torch-shift {c}', f'3x3 conv {c}')} | {compiled} | "
               f"{target:.2f} | {met} |")  # fmt: skip
     print()
+    print("| channels | ReLU → TSConv, shift fused into the ReLU, / ReLU → 3×3 "
+          "| ReLU → (3,1) conv / ReLU → 3×3 (the target) "
+          "| fused / ReLU → (3,1) conv (1: the shift free) | met? |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    for c in (16, 32, 64):
+        fused, alone = f"ReLU+TSConv fused {c}", f"ReLU+(3,1) conv {c}"
+        met = "yes" if median[fused] <= median[alone] * 1.02 else "no"  # within 2 %: noise
+        print(
+            f"| {c} | {against(fused, f'ReLU+3x3 conv {c}')} | "
+            f"{against(alone, f'ReLU+3x3 conv {c}')} | {against(fused, alone)} | {met} |"
+        )
+    print()
     print("| channels | TSConv (ms) | shift alone, native / PyTorch (ms) | (3,1) conv (ms) "
           "| 3×3 conv (ms) | compiled TSConv (ms) |")  # fmt: skip
     print("|---|---|---|---|---|---|")
@@ -196,8 +243,10 @@ def main() -> None:
     print()
     print("| U-Net training step | ms | / 3×3 U-Net, median (range) | target |")
     print("|---|---|---|---|")
-    for name, label in (("U-Net tsconv", "TSConv, native shift"),
-                        ("U-Net tsconv torch-shift", "TSConv, PyTorch shift"),
+    for name, label in (("U-Net tsconv", "TSConv, shifts fused (native)"),
+                        ("U-Net tsconv each layer shifts", "TSConv, each layer shifting its "
+                         "own input (native shift)"),
+                        ("U-Net tsconv torch-shift", "TSConv, PyTorch ops"),
                         ("U-Net conv", "3×3 convolutions")):  # fmt: skip
         ratio = "1" if name == "U-Net conv" else against(name, "U-Net conv")
         print(f"| {label} | {median[name] * 1e3:.1f} | {ratio} | ≤ 0.8 |")

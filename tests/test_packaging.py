@@ -35,6 +35,7 @@ def test_wheel_carries_the_configs_and_finds_them_when_installed(tmp_path: Path)
     # Hydra loads plugins only from the hydra_plugins namespace: the grid sweeper lives there
     assert "hydra_plugins/shiftlab_sweeper/grid_sweeper.py" in names
     assert "hydra_plugins/__init__.py" not in names  # a namespace shared with other plugins
+    assert "shiftlab/models/time_shift.c" in names  # the native shift's source, built at first use
 
     target = tmp_path / "site"
     subprocess.run(

@@ -1,22 +1,30 @@
-"""TSConv's zero-border time shift as one pass of native code, built at first use.
+"""TSConv's zero-border time shift, alone or fused into the op before it, as native loops.
 
 PyTorch does the shift as a clone plus strided slice copies: four passes over the tensor, and
 in channels-last memory each shifted group is a run of a few floats per pixel, which PyTorch
 copies element by element (16 of a 40 ms layer step at 16 channels here). The shift is pure
 data movement, so a C loop that writes each output row once, reading the static channels from
-the same time step and the shifted groups from the step before or after, runs at the speed of
-one plain copy, for every dtype (it moves bytes) and for both memory formats. It runs on one
-thread: the copy is bound by memory, and threads of its own would compete with torch's OpenMP
-workers, which spin for a while after each parallel region (two threads measured slower in
-the U-Net's training step here).
+the same time step and the shifted groups from the step before or after, runs at about the
+speed of one plain copy, for every dtype (it moves bytes) and for both memory formats. The
+same loop can do the work of the op before the layer in that pass (a ReLU, the U-Net's
+pooling, its upsampling and concatenation: :mod:`shiftlab.models.shift_fusions`), which makes
+the shift free.
 
-The library is a few dozen lines of C compiled with the system's C compiler (``cc``/``gcc``)
-into ``~/.cache/shiftlab/kernels`` (``SHIFTLAB_CACHE_DIR`` moves it) the first time a TSConv
-layer runs, about a second, and loaded with ctypes: no Python headers, no torch headers and no
-build of a torch extension, so it also works where ``torch.utils.cpp_extension`` would take a
-minute to compile. Where no compiler exists, or ``SHIFTLAB_NATIVE_SHIFT=0``, or the tensor is
-not on the CPU or not in a layout the loop knows, :func:`native_zero_shift` answers ``None``
-and the caller uses the PyTorch path, which gives the same values.
+The loops run on torch's own OpenMP threads: the library is linked against the OpenMP runtime
+by its soname, which in a process that has imported torch resolves to the runtime torch
+loaded, so its workers, still awake after torch's last parallel op, take the other lines.
+Threads of the library's own competed with those workers for the cores (measured slower in
+the U-Net's training step here); tensors under 1 MiB stay on one thread.
+
+The C source (``time_shift.c`` beside this module) is compiled with the system's C compiler
+(``cc``/``gcc``) into ``~/.cache/shiftlab/kernels`` (``SHIFTLAB_CACHE_DIR`` moves it) the
+first time a TSConv layer runs, about a second, and loaded with ctypes: no Python headers, no
+torch headers and no build of a torch extension, so it also works where
+``torch.utils.cpp_extension`` would take a minute to compile. On x86-64 the loops are built
+for AVX2 and for the baseline, and the CPU picks at load time. Where no compiler exists, or
+``SHIFTLAB_NATIVE_SHIFT=0``, or the tensor is not on the CPU or not in a layout the loop knows,
+the ``native_*`` functions answer ``None`` and the callers use PyTorch ops, which give the
+same values.
 """
 
 from __future__ import annotations
