@@ -9,7 +9,11 @@ against the same U-Net with 3×3 convolutions.
 Each TSConv layer runs on three paths: the native shift (one pass of C, the default where a
 compiler exists), the PyTorch shift (``SHIFTLAB_NATIVE_SHIFT=0``) and the layer compiled with
 ``torch.compile`` (Inductor writes its own C++ loop for the shift). The target is the shift
-for free: the layer at most the (3, 1) convolution's own time.
+for free: the layer at most the (3, 1) convolution's own time. In the U-Net the shift is done
+by the op before each layer (``shiftlab.models.shift_fusions``); the block table times that
+as it runs there: a ReLU with the shift fused into it, then the layer's (3, 1) convolution,
+against the same ReLU before a plain (3, 1) and a 3×3 convolution. The U-Net table has the
+network as it runs (shifts fused) and as it ran before (each layer shifting its own input).
 
 Variants run interleaved within each round (a slow spell hits all of them) and the figure to
 read is the ratio of medians measured in this run. Inputs are channels-last, as the tasks

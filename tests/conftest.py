@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ def run_shiftlab(
 ) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     full_env.pop("HYDRA_FULL_ERROR", None)
+    started = time.perf_counter()
     proc = subprocess.run(
         [*shiftlab_executable(), *args],
         cwd=cwd,
@@ -36,12 +38,23 @@ def run_shiftlab(
         text=True,
         timeout=timeout,
     )
+    _note_launch(args, time.perf_counter() - started)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"shiftlab {' '.join(args)} exited {proc.returncode}\n"
             f"--- stdout ---\n{proc.stdout[-5000:]}\n--- stderr ---\n{proc.stderr[-5000:]}"
         )
     return proc
+
+
+def _note_launch(args: tuple[str, ...], seconds: float) -> None:
+    """With ``SHIFTLAB_TEST_LAUNCHES=<file>``, append one line per ``shiftlab`` a test starts
+    (the test, the subcommand, the seconds it took): where the suite's time goes."""
+    log = os.environ.get("SHIFTLAB_TEST_LAUNCHES")
+    if log:
+        test = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" ", 1)[0]
+        with open(log, "a") as f:
+            f.write(f"{test}\t{args[0] if args else ''}\t{seconds:.2f}\n")
 
 
 def run_without_torch(code: str, cwd: Path) -> subprocess.CompletedProcess:

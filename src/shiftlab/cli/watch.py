@@ -44,8 +44,14 @@ def main(cfg: DictConfig) -> None:
     refresh = max(0.1, float(settings.refresh_s))
     limit = int(settings.runs) if settings.runs else None
     print(f"Watching {reader.description}. Ctrl-C stops.", flush=True)
+    # Ctrl-C and SIGTERM set a flag that the loop reads after each poll. A KeyboardInterrupt
+    # raised wherever the signal lands can land in a callback the bus client runs from C (its
+    # error callback, a gRPC thread), which swallows it, and the watcher would go on.
     stopping: list[int] = []
-    previous = signal.signal(signal.SIGTERM, lambda number, frame: stopping.append(number))
+    previous = {
+        number: signal.signal(number, lambda number, frame: stopping.append(number))
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
     drawn_at = 0.0
     changed = False
     try:
@@ -61,7 +67,8 @@ def main(cfg: DictConfig) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
         reader.close()
     if terminal:
         print(CLEAR, end="")
