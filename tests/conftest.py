@@ -47,13 +47,20 @@ def run_shiftlab(
     return proc
 
 
+# Resolved once: a test may change the working directory.
+LAUNCH_LOG = (
+    Path(os.environ["SHIFTLAB_TEST_LAUNCHES"]).resolve()
+    if os.environ.get("SHIFTLAB_TEST_LAUNCHES")
+    else None
+)
+
+
 def _note_launch(args: tuple[str, ...], seconds: float) -> None:
     """With ``SHIFTLAB_TEST_LAUNCHES=<file>``, append one line per ``shiftlab`` a test starts
     (the test, the subcommand, the seconds it took): where the suite's time goes."""
-    log = os.environ.get("SHIFTLAB_TEST_LAUNCHES")
-    if log:
+    if LAUNCH_LOG is not None:
         test = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" ", 1)[0]
-        with open(log, "a") as f:
+        with LAUNCH_LOG.open("a") as f:
             f.write(f"{test}\t{args[0] if args else ''}\t{seconds:.2f}\n")
 
 

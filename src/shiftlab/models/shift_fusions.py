@@ -33,9 +33,9 @@ from shiftlab.models.shift_kernel import (
 from shiftlab.models.tsconv import BORDER_MODES, BorderMode, shift_groups, time_shift, zero_shift
 
 
-def _fusable(x: torch.Tensor, shift_share: float, border: str) -> tuple[int, int] | None:
+def _fusable(channels: int, shift_share: float, border: str) -> tuple[int, int] | None:
     """The shift's ``(static, per_direction)`` where the fused path applies, else None."""
-    static, g = shift_groups(x.shape[1], shift_share)
+    static, g = shift_groups(channels, shift_share)
     if border != "zeros" or g == 0:
         return None
     if torch.compiler.is_exporting() or torch.compiler.is_compiling():
@@ -52,7 +52,7 @@ def relu_time_shift(
     (which the convolution after it keeps anyway), not ``x``.
     """
     _check_four_dims(x, "relu_time_shift")
-    groups = _fusable(x, shift_share, border)
+    groups = _fusable(x.shape[1], shift_share, border)
     if groups is not None:
         if torch.is_grad_enabled() and x.requires_grad:
             return _ReLUZeroShift.apply(x, *groups)
@@ -71,7 +71,7 @@ def max_pool_time_shift(
     U-Net keeps ``x`` as its skip connection anyway).
     """
     _check_four_dims(x, "max_pool_time_shift")
-    groups = _fusable(x, shift_share, border)
+    groups = _fusable(x.shape[1], shift_share, border)
     if groups is not None and pool_shift_applies(x):
         if torch.is_grad_enabled() and x.requires_grad:
             return _PoolZeroShift.apply(x, *groups)
@@ -88,8 +88,7 @@ def upsample_cat_time_shift(
     """
     _check_four_dims(low, "upsample_cat_time_shift")
     _check_four_dims(skip, "upsample_cat_time_shift")
-    channels = low.new_empty(0, low.shape[1] + skip.shape[1], 1, 1)
-    groups = _fusable(channels, shift_share, border)
+    groups = _fusable(low.shape[1] + skip.shape[1], shift_share, border)
     if groups is not None and upsample_cat_shift_applies(low, skip):
         if torch.is_grad_enabled() and (low.requires_grad or skip.requires_grad):
             return _UpsampleCatZeroShift.apply(low, skip, *groups)
