@@ -24,6 +24,26 @@ typedef struct {
     long first;      /* the first line this job does (of `lines`); threads split the lines */
 } job_t;
 
+/* Per channel c of a C-channel layout, for the forward shift (`forward` = 1) or its adjoint. */
+#define MAKE_MASKS(UTYPE, C, S, G, forward, keep, prev, next)                              \
+    do {                                                                                   \
+        const long take_prev_ = (forward) ? (S) : (S) + (G);                              \
+        const long take_next_ = (forward) ? (S) + (G) : (S);                              \
+        for (long c = 0; c < (C); ++c) {                                                   \
+            const int p_ = c >= take_prev_ && c < take_prev_ + (G);                        \
+            const int n_ = c >= take_next_ && c < take_next_ + (G);                        \
+            prev[c] = p_ ? (UTYPE)~(UTYPE)0 : 0; next[c] = n_ ? (UTYPE)~(UTYPE)0 : 0;      \
+            keep[c] = p_ || n_ ? 0 : (UTYPE)~(UTYPE)0;                                     \
+        }                                                                                  \
+    } while (0)
+
+/* The same masks repeated for a block of R rows (R × C elements), for loops that run over
+   whole blocks of rows at once. */
+#define BLOCK_MASKS(UTYPE, C, S, G, forward, R, keep, prev, next)                          \
+    for (long r_ = 0; r_ < (R); ++r_)                                                      \
+        MAKE_MASKS(UTYPE, C, S, G, forward, ((keep) + r_ * (C)), ((prev) + r_ * (C)),      \
+                   ((next) + r_ * (C)))
+
 /* Channels-last: lines of T rows of C elements, one line per (n, f), one row per t. Within a
    row the static channels come first, then the group that takes the previous step, then the
    group that takes the next one; `forward` = 0 swaps the two groups' directions (the adjoint,
@@ -38,13 +58,7 @@ VECTOR_CLONES static void NAME(const job_t *j) {                                
     const long take_prev = j->forward ? S : S + G, take_next = j->forward ? S + G : S;     \
     const long R = C >= 256 ? 1 : (256 + C - 1) / C, B = R * C; /* rows, elements a block */ \
     TYPE keep[B], prev[B], next[B];                                                        \
-    for (long k = 0; k < B; ++k) {                                                         \
-        const long c = k % C;                                                              \
-        const int p = c >= take_prev && c < take_prev + G;                                 \
-        const int n = c >= take_next && c < take_next + G;                                 \
-        prev[k] = p ? (TYPE)~(TYPE)0 : 0; next[k] = n ? (TYPE)~(TYPE)0 : 0;                \
-        keep[k] = p || n ? 0 : (TYPE)~(TYPE)0;                                             \
-    }                                                                                      \
+    BLOCK_MASKS(TYPE, C, S, G, j->forward, R, keep, prev, next);                           \
     const TYPE *src = (const TYPE *)j->src; TYPE *dst = (TYPE *)j->dst;                    \
     for (long line = j->first; line < j->first + j->lines; ++line) {                  \
         const TYPE *in = src + line * T * C; TYPE *out = dst + line * T * C;               \
@@ -103,6 +117,17 @@ static void shift_lines(const job_t *j) {
    from the output alone, since an input the shift drops at the border gets no gradient. */
 #define F64_ABS 0x7fffffffffffffffull
 #define F64_INF 0x7ff0000000000000ull
+/* The floating-point types the fused ReLU knows, by their bits: an unsigned type of their
+   size, the sign bit, the mask of the magnitude, the bits of +infinity. FLOAT_KINDS makes a
+   family's loops for each type, forward (NAME_f32) and backward (NAME_f32_bw). */
+#define BOTH_DIRECTIONS(FAMILY, NAME, SUFFIX, TYPE, SIGN, ABS, INF)                        \
+    FAMILY(NAME##_##SUFFIX, TYPE, SIGN, ABS, INF, 0)                                       \
+    FAMILY(NAME##_##SUFFIX##_bw, TYPE, SIGN, ABS, INF, 1)
+#define FLOAT_KINDS(FAMILY, NAME)                                                          \
+    BOTH_DIRECTIONS(FAMILY, NAME, f32, uint32_t, 31, 0x7fffffffu, 0x7f800000u)             \
+    BOTH_DIRECTIONS(FAMILY, NAME, f64, uint64_t, 63, F64_ABS, F64_INF)                     \
+    BOTH_DIRECTIONS(FAMILY, NAME, bf16, uint16_t, 15, 0x7fffu, 0x7f80u)                    \
+    BOTH_DIRECTIONS(FAMILY, NAME, f16, uint16_t, 15, 0x7fffu, 0x7c00u)
 #define NONPOS(TYPE, v, SIGN, ABS, INF) \
     ((TYPE)0 - (TYPE)(((v) == 0) | ((((v) >> SIGN) & 1) & (((v) & ABS) <= INF))))
 #define RELU_SHIFT_ROWS(NAME, TYPE, SIGN, ABS, INF, BACKWARD)                              \
@@ -111,13 +136,7 @@ VECTOR_CLONES static void NAME(const job_t *j) {                                
     const long take_prev = j->forward ? S : S + G, take_next = j->forward ? S + G : S;     \
     const long R = C >= 256 ? 1 : (256 + C - 1) / C, B = R * C;                            \
     TYPE keep[B], prev[B], next[B];                                                        \
-    for (long k = 0; k < B; ++k) {                                                         \
-        const long c = k % C;                                                              \
-        const int p = c >= take_prev && c < take_prev + G;                                 \
-        const int n = c >= take_next && c < take_next + G;                                 \
-        prev[k] = p ? (TYPE)~(TYPE)0 : 0; next[k] = n ? (TYPE)~(TYPE)0 : 0;                \
-        keep[k] = p || n ? 0 : (TYPE)~(TYPE)0;                                             \
-    }                                                                                      \
+    BLOCK_MASKS(TYPE, C, S, G, j->forward, R, keep, prev, next);                           \
     const TYPE *src = (const TYPE *)j->src, *aux = (const TYPE *)j->aux;                   \
     TYPE *dst = (TYPE *)j->dst;                                                            \
     for (long line = j->first; line < j->first + j->lines; ++line) {                       \
@@ -146,14 +165,7 @@ VECTOR_CLONES static void NAME(const job_t *j) {                                
         }                                                                                  \
     }                                                                                      \
 }
-RELU_SHIFT_ROWS(relu_shift_rows_f32, uint32_t, 31, 0x7fffffffu, 0x7f800000u, 0)
-RELU_SHIFT_ROWS(relu_shift_rows_f32_bw, uint32_t, 31, 0x7fffffffu, 0x7f800000u, 1)
-RELU_SHIFT_ROWS(relu_shift_rows_f64, uint64_t, 63, F64_ABS, F64_INF, 0)
-RELU_SHIFT_ROWS(relu_shift_rows_f64_bw, uint64_t, 63, F64_ABS, F64_INF, 1)
-RELU_SHIFT_ROWS(relu_shift_rows_bf16, uint16_t, 15, 0x7fffu, 0x7f80u, 0)
-RELU_SHIFT_ROWS(relu_shift_rows_bf16_bw, uint16_t, 15, 0x7fffu, 0x7f80u, 1)
-RELU_SHIFT_ROWS(relu_shift_rows_f16, uint16_t, 15, 0x7fffu, 0x7c00u, 0)
-RELU_SHIFT_ROWS(relu_shift_rows_f16_bw, uint16_t, 15, 0x7fffu, 0x7c00u, 1)
+FLOAT_KINDS(RELU_SHIFT_ROWS, relu_shift_rows)
 
 /* Contiguous N×C×F×T: lines of T elements, one per (n, c, f); each line reads one step back,
    one on, or in place, and its first or last element is the border's zero. */
@@ -176,14 +188,7 @@ VECTOR_CLONES static void NAME(const job_t *j) {                                
         }                                                                                  \
     }                                                                                      \
 }
-RELU_SHIFT_LINES(relu_shift_lines_f32, uint32_t, 31, 0x7fffffffu, 0x7f800000u, 0)
-RELU_SHIFT_LINES(relu_shift_lines_f32_bw, uint32_t, 31, 0x7fffffffu, 0x7f800000u, 1)
-RELU_SHIFT_LINES(relu_shift_lines_f64, uint64_t, 63, F64_ABS, F64_INF, 0)
-RELU_SHIFT_LINES(relu_shift_lines_f64_bw, uint64_t, 63, F64_ABS, F64_INF, 1)
-RELU_SHIFT_LINES(relu_shift_lines_bf16, uint16_t, 15, 0x7fffu, 0x7f80u, 0)
-RELU_SHIFT_LINES(relu_shift_lines_bf16_bw, uint16_t, 15, 0x7fffu, 0x7f80u, 1)
-RELU_SHIFT_LINES(relu_shift_lines_f16, uint16_t, 15, 0x7fffu, 0x7c00u, 0)
-RELU_SHIFT_LINES(relu_shift_lines_f16_bw, uint16_t, 15, 0x7fffu, 0x7c00u, 1)
+FLOAT_KINDS(RELU_SHIFT_LINES, relu_shift_lines)
 
 typedef void (*kernel_t)(const job_t *);
 /* [kind][layout][backward]: kind 0 float32, 1 float64, 2 bfloat16, 3 float16;
@@ -254,19 +259,6 @@ void shiftlab_shift_contiguous(const void *x, void *out, long lines, long C, lon
 enum { MAX_ROW = 4096 };
 static const uint64_t zero_row[MAX_ROW] = {0};
 
-/* Per channel c of a C-channel layout, for the forward shift (`forward` = 1) or its adjoint. */
-#define MAKE_MASKS(UTYPE, C, S, G, forward, keep, prev, next)                              \
-    do {                                                                                   \
-        const long take_prev_ = (forward) ? (S) : (S) + (G);                              \
-        const long take_next_ = (forward) ? (S) + (G) : (S);                              \
-        for (long c = 0; c < (C); ++c) {                                                   \
-            const int p_ = c >= take_prev_ && c < take_prev_ + (G);                        \
-            const int n_ = c >= take_next_ && c < take_next_ + (G);                        \
-            prev[c] = p_ ? (UTYPE)~(UTYPE)0 : 0; next[c] = n_ ? (UTYPE)~(UTYPE)0 : 0;      \
-            keep[c] = p_ || n_ ? 0 : (UTYPE)~(UTYPE)0;                                     \
-        }                                                                                  \
-    } while (0)
-
 /* Row t of a line of T rows of `stride` elements: the row itself and its neighbours in time,
    a row of zeros where a neighbour is outside the line. */
 #define NEIGHBOURS(UTYPE, line, t, T, stride, cur, before, after)                          \
@@ -291,8 +283,7 @@ VECTOR_CLONES void shiftlab_pool_shift_##SUFFIX(const UTYPE *x, UTYPE *out, long
         long T, long C, long S, long G, int threads) {                                     \
     const long R = C >= 256 ? 1 : (256 + C - 1) / C, B = R * C;                            \
     UTYPE keep[B], prev[B], next[B];                                                       \
-    for (long r = 0; r < R; ++r) MAKE_MASKS(UTYPE, C, S, G, 1, (keep + r * C),             \
-                                            (prev + r * C), (next + r * C));               \
+    BLOCK_MASKS(UTYPE, C, S, G, 1, R, keep, prev, next);                                   \
     const long Fo = F / 2;                                                                 \
     _Pragma("omp parallel for num_threads(threads) schedule(static)")                      \
     for (long line = 0; line < N * Fo; ++line) {                                           \
@@ -326,8 +317,7 @@ VECTOR_CLONES void shiftlab_pool_shift_backward_##SUFFIX(const UTYPE *grad, cons
         UTYPE *gx, long N, long F, long T, long C, long S, long G, int threads) {          \
     const long R = C >= 256 ? 1 : (256 + C - 1) / C, B = R * C;                            \
     UTYPE keep[B], prev[B], next[B];                                                       \
-    for (long r = 0; r < R; ++r) MAKE_MASKS(UTYPE, C, S, G, 0, (keep + r * C),             \
-                                            (prev + r * C), (next + r * C));               \
+    BLOCK_MASKS(UTYPE, C, S, G, 0, R, keep, prev, next);                                   \
     const long Fo = F / 2;                                                                 \
     _Pragma("omp parallel for num_threads(threads) schedule(static)")                      \
     for (long line = 0; line < N * Fo; ++line) {                                           \
