@@ -177,3 +177,28 @@ def test_fusing_keeps_the_checkpoint_layout():
         "2.conv.bias",
     }
     assert "shifted by the layer before" in repr(net.down_blocks[0])
+
+
+@pytest.fixture
+def two_threads():
+    """Two torch threads (the suite's workers run one each), restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_the_loops_split_across_threads_give_the_same_values(two_threads):
+    # 4 MiB tensors: large enough for the native loops to split their lines across threads
+    x = sample((8, 16, 64, 128), torch.float32, torch.channels_last)
+    low = sample((8, 8, 32, 128), torch.float32, torch.channels_last, 1)
+
+    def upsample_cat(low, skip):
+        upsampled = F.interpolate(low, scale_factor=(2, 1), mode="nearest")
+        return time_shift(torch.cat([upsampled, skip], dim=1))
+
+    check_against(relu_time_shift, lambda x: time_shift(torch.relu(x)), x)
+    check_against(max_pool_time_shift, lambda x: time_shift(F.max_pool2d(x, (2, 1))), x)
+    check_against(upsample_cat_time_shift, upsample_cat, low, x)
+    same(time_shift(x), torch.cat([x[:, :8], F.pad(x[:, 8:12, :, :-1], (1, 0)),
+                                   F.pad(x[:, 12:, :, 1:], (0, 1))], dim=1))  # fmt: skip
