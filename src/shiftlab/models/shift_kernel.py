@@ -222,7 +222,7 @@ def _relu_shift_layout(x: torch.Tensor) -> int | None:
 def native_relu_shift(x: torch.Tensor, static: int, g: int) -> torch.Tensor | None:
     """``relu`` then the zero-border shift of ``x`` in one native pass, or None where unavailable.
 
-    Meant for the autograd Function in :mod:`shiftlab.models.tsconv`; the result keeps the
+    Meant for :mod:`shiftlab.models.shift_fusions` and its autograd Function; the result keeps the
     memory format of ``x``.
     """
     layout = _relu_shift_layout(x)
