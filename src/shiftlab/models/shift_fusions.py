@@ -33,7 +33,7 @@ from shiftlab.models.shift_kernel import (
 from shiftlab.models.tsconv import BORDER_MODES, BorderMode, shift_groups, time_shift, zero_shift
 
 
-def _fusable(channels: int, shift_share: float, border: str) -> tuple[int, int] | None:
+def _groups_to_fuse(channels: int, shift_share: float, border: str) -> tuple[int, int] | None:
     """The shift's ``(static, per_direction)`` where the fused path applies, else None."""
     static, g = shift_groups(channels, shift_share)
     if border != "zeros" or g == 0:
@@ -52,7 +52,7 @@ def relu_time_shift(
     (which the convolution after it keeps anyway), not ``x``.
     """
     _check_four_dims(x, "relu_time_shift")
-    groups = _fusable(x.shape[1], shift_share, border)
+    groups = _groups_to_fuse(x.shape[1], shift_share, border)
     if groups is not None:
         if torch.is_grad_enabled() and x.requires_grad:
             return _ReLUZeroShift.apply(x, *groups)
@@ -71,7 +71,7 @@ def max_pool_time_shift(
     U-Net keeps ``x`` as its skip connection anyway).
     """
     _check_four_dims(x, "max_pool_time_shift")
-    groups = _fusable(x.shape[1], shift_share, border)
+    groups = _groups_to_fuse(x.shape[1], shift_share, border)
     if groups is not None and pool_shift_applies(x):
         if torch.is_grad_enabled() and x.requires_grad:
             return _PoolZeroShift.apply(x, *groups)
@@ -88,7 +88,7 @@ def upsample_cat_time_shift(
     """
     _check_four_dims(low, "upsample_cat_time_shift")
     _check_four_dims(skip, "upsample_cat_time_shift")
-    groups = _fusable(low.shape[1] + skip.shape[1], shift_share, border)
+    groups = _groups_to_fuse(low.shape[1] + skip.shape[1], shift_share, border)
     if groups is not None and upsample_cat_shift_applies(low, skip):
         if torch.is_grad_enabled() and (low.requires_grad or skip.requires_grad):
             return _UpsampleCatZeroShift.apply(low, skip, *groups)
@@ -142,13 +142,7 @@ class _PoolZeroShift(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (x,) = ctx.saved_tensors
-        native = native_pool_shift_backward(grad, x, ctx.static, ctx.g)
-        if native is None:  # the gradient came in a layout the loop cannot read: by definition
-            with torch.enable_grad():
-                again = x.detach().requires_grad_(True)
-                out = zero_shift(F.max_pool2d(again, (2, 1)), ctx.static, ctx.g, forward=True)
-            (native,) = torch.autograd.grad(out, again, grad)
-        return native, None, None
+        return _native(native_pool_shift_backward(grad, x, ctx.static, ctx.g)), None, None
 
 
 class _UpsampleCatZeroShift(torch.autograd.Function):
@@ -162,13 +156,19 @@ class _UpsampleCatZeroShift(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        native = native_upsample_cat_shift_backward(grad, ctx.low_channels, ctx.static, ctx.g)
-        if native is None:  # by definition: the adjoint shift, split, summed over row pairs
-            unshifted = zero_shift(grad.contiguous(), ctx.static, ctx.g, forward=False)
-            low, skip = unshifted[:, : ctx.low_channels], unshifted[:, ctx.low_channels :]
-            n, c, f, t = low.shape
-            native = (low.reshape(n, c, f // 2, 2, t).sum(dim=3), skip)
-        return native[0], native[1], None, None
+        low, skip = _native(
+            native_upsample_cat_shift_backward(grad, ctx.low_channels, ctx.static, ctx.g)
+        )
+        return low, skip, None, None
+
+
+def _native(result):
+    """A native backward's result. Its forward ran natively (the callers check that first), so
+    the backward can too: the gradient has the output's dtype and device, and the native
+    functions bring it to channels-last themselves."""
+    if result is None:
+        raise RuntimeError("a fused TSConv shift ran natively forward but not backward")
+    return result
 
 
 class ReLUTimeShift(nn.Module):
