@@ -6,10 +6,13 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.warm_launches import FRESH_ONLY, WarmLauncher
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
@@ -30,14 +33,15 @@ def run_shiftlab(
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     full_env.pop("HYDRA_FULL_ERROR", None)
     started = time.perf_counter()
-    proc = subprocess.run(
-        [*shiftlab_executable(), *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    argv = [*shiftlab_executable(), *args]
+    proc = None
+    launcher = _warm_launcher()
+    if launcher is not None and len(argv) == 1 + len(args) and launcher.serves(full_env):
+        proc = launcher.run(argv, cwd=cwd, env=full_env, timeout=timeout)
+    if proc is None:
+        proc = subprocess.run(
+            argv, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+        )
     _note_launch(args, time.perf_counter() - started)
     if check and proc.returncode != 0:
         raise AssertionError(
@@ -143,9 +147,29 @@ TINY = [
 def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist, one torch thread per worker (inherited by every `shiftlab` the
     tests start): workers that each take every core run slower together than apart, as
-    parallel sweep jobs do (see ``shiftlab.sweeps.threads``)."""
+    parallel sweep jobs do (see ``shiftlab.sweeps.threads``). Each worker starts its warm
+    launcher now, so that its imports are done by the time a test runs a command."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         os.environ.setdefault("OMP_NUM_THREADS", "1")
+        _warm_launcher()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _WARM:
+        _WARM[0].close()
+        shutil.rmtree(_WARM[0].folder, ignore_errors=True)
+
+
+_WARM: list[WarmLauncher] = []
+
+
+def _warm_launcher() -> WarmLauncher | None:
+    """This process's warm launcher (tests/warm_launches.py), started at the first need."""
+    if os.environ.get(FRESH_ONLY) or not hasattr(os, "fork"):
+        return None
+    if not _WARM:
+        _WARM.append(WarmLauncher(Path(tempfile.mkdtemp(prefix="shiftlab-warm-"))))
+    return _WARM[0]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,0 +1,128 @@
+"""The warm launcher runs a command as a fresh process would: same output, status, files.
+
+The suite starts most `shiftlab` commands from a process that has already imported torch and
+Lightning (tests/warm_launches.py). These tests hold it to what `subprocess.run` of the same
+script gives: argv, working directory, environment, stdout and stderr, exit statuses (an
+exception's, ``sys.exit``'s, a signal's), non-daemon threads and ``atexit`` handlers finished
+before the exit, a timeout that kills the command, and the fall-back to a fresh process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY, run_shiftlab, shiftlab_executable
+from tests.warm_launches import WarmLauncher
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the warm launcher forks")
+
+SCRIPT = """\
+import atexit, os, sys, threading, time
+from pathlib import Path
+
+print("name", __name__, "argv", sys.argv[1:], "cwd", os.getcwd())
+print("env", os.environ.get("WARM_TEST_VALUE"), "path0", sys.path[0] == os.path.dirname(__file__))
+print("to stderr", file=sys.stderr)
+atexit.register(lambda: Path("atexit_ran").write_text("yes"))
+def late():
+    time.sleep(0.3)
+    Path("thread_finished").write_text("yes")
+threading.Thread(target=late).start()
+action = sys.argv[1]
+if action == "raise":
+    raise ValueError("a bad value")
+if action == "exit":
+    sys.exit(int(sys.argv[2]))
+if action == "message":
+    sys.exit("stopped with a message")
+if action == "kill":
+    os.kill(os.getpid(), 9)
+if action == "sleep":
+    time.sleep(60)
+"""
+
+
+@pytest.fixture(scope="module")
+def launcher():
+    warm = WarmLauncher(Path(tempfile.mkdtemp(prefix="shiftlab-warm-test-")))
+    yield warm
+    warm.close()
+
+
+def _both(launcher: WarmLauncher, tmp_path: Path, *args: str):
+    """The script run warm and fresh, each in a working directory of its own."""
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "WARM_TEST_VALUE": "from the caller"}
+    results = {}
+    for kind in ("warm", "fresh"):
+        cwd = tmp_path / kind
+        cwd.mkdir()
+        argv = [str(script), *args]
+        if kind == "warm":
+            assert launcher.serves(env)
+            proc = launcher.run(argv, cwd=cwd, env=env, timeout=60)
+            assert proc is not None
+        else:
+            proc = subprocess.run([sys.executable, *argv], cwd=cwd, env=env,
+                                  capture_output=True, text=True, timeout=60)  # fmt: skip
+        results[kind] = (proc, cwd)
+    return results
+
+
+@pytest.mark.parametrize(
+    ("args", "returncode"),
+    [(("ok",), 0), (("exit", "3"), 3), (("raise",), 1), (("message",), 1), (("kill",), -9)],
+)
+def test_a_warm_command_ends_as_a_fresh_one(launcher, tmp_path, args, returncode):
+    results = _both(launcher, tmp_path, *args)
+    (warm, warm_cwd), (fresh, fresh_cwd) = results["warm"], results["fresh"]
+    assert warm.returncode == fresh.returncode == returncode
+    assert warm.stdout.replace(str(warm_cwd), "CWD") == fresh.stdout.replace(str(fresh_cwd), "CWD")
+    assert "name __main__" in warm.stdout and "env from the caller path0 True" in warm.stdout
+    assert warm.stderr.startswith("to stderr")
+    if args[0] == "raise":
+        assert warm.stderr.rstrip().endswith("ValueError: a bad value")
+    if args[0] == "message":
+        assert warm.stderr.rstrip().endswith("stopped with a message")
+    ended = returncode >= 0  # a killed process runs neither its threads nor its handlers
+    for cwd in (warm_cwd, fresh_cwd):
+        assert (cwd / "thread_finished").exists() == ended
+        assert (cwd / "atexit_ran").exists() == ended
+
+
+def test_a_command_past_its_timeout_is_killed(launcher, tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT)
+    with pytest.raises(subprocess.TimeoutExpired) as raised:
+        launcher.run([str(script), "sleep"], cwd=tmp_path, env=dict(os.environ), timeout=2)
+    assert "to stderr" in raised.value.stderr
+    # the launcher still serves after a killed command
+    proc = launcher.run([str(script), "ok"], cwd=tmp_path, env=dict(os.environ), timeout=60)
+    assert proc is not None and proc.returncode == 0
+
+
+def test_a_variable_read_at_import_sends_the_command_to_a_fresh_process(launcher):
+    assert launcher.serves({**os.environ, "PYTHONUNBUFFERED": "1", "UNRELATED_SETTING": "1"})
+    assert not launcher.serves({**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "7"})
+    assert not launcher.serves({**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONHASHSEED": "3"})
+
+
+def test_shiftlab_train_warm_and_fresh_give_the_same_metrics(tmp_path, monkeypatch):
+    """The same seeded run, from the warm launcher and from a fresh process."""
+    printed = {}
+    for kind in ("warm", "fresh"):
+        if kind == "fresh":
+            monkeypatch.setenv("SHIFTLAB_TEST_FRESH", "1")
+        cwd = tmp_path / kind
+        cwd.mkdir()
+        proc = run_shiftlab("train", *TINY, "trainer.max_epochs=1", cwd=cwd)
+        printed[kind] = [line for line in proc.stdout.splitlines() if line.startswith("test/")]
+    assert printed["warm"] and printed["warm"] == printed["fresh"]
+    assert len(shiftlab_executable()) == 1  # the console script, which the launcher runs
