@@ -34,15 +34,20 @@ def run_shiftlab(
     full_env.pop("HYDRA_FULL_ERROR", None)
     started = time.perf_counter()
     argv = [*shiftlab_executable(), *args]
-    proc = None
+    proc, fresh_because = None, "no console script (python -m shiftlab)"
     launcher = _warm_launcher()
-    if launcher is not None and len(argv) == 1 + len(args) and launcher.serves(full_env):
-        proc = launcher.run(argv, cwd=cwd, env=full_env, timeout=timeout)
+    if launcher is None:
+        fresh_because = f"{FRESH_ONLY} is set or no fork"
+    elif len(argv) == 1 + len(args):
+        fresh_because = launcher.fresh_because(full_env)
+        if fresh_because is None:
+            proc = launcher.run(argv, cwd=cwd, env=full_env, timeout=timeout)
+            fresh_because = None if proc is not None else "the warm process refused it"
     if proc is None:
         proc = subprocess.run(
             argv, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
         )
-    _note_launch(args, time.perf_counter() - started)
+    _note_launch(args, time.perf_counter() - started, fresh_because)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"shiftlab {' '.join(args)} exited {proc.returncode}\n"
@@ -59,13 +64,15 @@ LAUNCH_LOG = (
 )
 
 
-def _note_launch(args: tuple[str, ...], seconds: float) -> None:
+def _note_launch(args: tuple[str, ...], seconds: float, fresh_because: str | None) -> None:
     """With ``SHIFTLAB_TEST_LAUNCHES=<file>``, append one line per ``shiftlab`` a test starts
-    (the test, the subcommand, the seconds it took): where the suite's time goes."""
+    (the test, the subcommand, the seconds it took, ``warm`` or why it started fresh): where
+    the suite's time goes."""
     if LAUNCH_LOG is not None:
         test = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" ", 1)[0]
+        how = fresh_because or "warm"
         with LAUNCH_LOG.open("a") as f:
-            f.write(f"{test}\t{args[0] if args else ''}\t{seconds:.2f}\n")
+            f.write(f"{test}\t{args[0] if args else ''}\t{seconds:.2f}\t{how}\n")
 
 
 def run_without_torch(code: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -147,29 +154,45 @@ TINY = [
 def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist, one torch thread per worker (inherited by every `shiftlab` the
     tests start): workers that each take every core run slower together than apart, as
-    parallel sweep jobs do (see ``shiftlab.sweeps.threads``). Each worker starts its warm
-    launcher now, so that its imports are done by the time a test runs a command."""
+    parallel sweep jobs do (see ``shiftlab.sweeps.threads``)."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Each worker starts its warm launcher once collection has imported the test modules
+    (OpenCV sets LD_LIBRARY_PATH as it loads), so that its imports run while the first
+    tests do."""
+    if os.environ.get("PYTEST_XDIST_WORKER") and session.items:
         _warm_launcher()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if _WARM:
-        _WARM[0].close()
-        shutil.rmtree(_WARM[0].folder, ignore_errors=True)
+    _stop_warm_launcher()
 
 
 _WARM: list[WarmLauncher] = []
 
 
 def _warm_launcher() -> WarmLauncher | None:
-    """This process's warm launcher (tests/warm_launches.py), started at the first need."""
+    """This process's warm launcher (tests/warm_launches.py), started at the first need and
+    started again if this process's own environment has since changed a variable read at
+    import (a library that sets one as it loads, a test that sets one)."""
     if os.environ.get(FRESH_ONLY) or not hasattr(os, "fork"):
         return None
+    current = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if _WARM and _WARM[0].differs_at_import(current):
+        _stop_warm_launcher()
     if not _WARM:
         _WARM.append(WarmLauncher(Path(tempfile.mkdtemp(prefix="shiftlab-warm-"))))
     return _WARM[0]
+
+
+def _stop_warm_launcher() -> None:
+    if _WARM:
+        launcher = _WARM.pop()
+        launcher.close()
+        shutil.rmtree(launcher.folder, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -10,6 +10,7 @@ before the exit, a timeout that kills the command, and the fall-back to a fresh 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,18 +49,23 @@ if action == "sleep":
 """
 
 
+# One torch thread, as under pytest-xdist: a process that holds threads is not forked.
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+
+
 @pytest.fixture(scope="module")
 def launcher():
-    warm = WarmLauncher(Path(tempfile.mkdtemp(prefix="shiftlab-warm-test-")))
+    warm = WarmLauncher(Path(tempfile.mkdtemp(prefix="shiftlab-warm-test-")), env=ENV)
     yield warm
     warm.close()
+    shutil.rmtree(warm.folder, ignore_errors=True)
 
 
 def _both(launcher: WarmLauncher, tmp_path: Path, *args: str):
     """The script run warm and fresh, each in a working directory of its own."""
     script = tmp_path / "script.py"
     script.write_text(SCRIPT)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "WARM_TEST_VALUE": "from the caller"}
+    env = {**ENV, "WARM_TEST_VALUE": "from the caller"}
     results = {}
     for kind in ("warm", "fresh"):
         cwd = tmp_path / kind
@@ -101,17 +107,31 @@ def test_a_command_past_its_timeout_is_killed(launcher, tmp_path):
     script = tmp_path / "script.py"
     script.write_text(SCRIPT)
     with pytest.raises(subprocess.TimeoutExpired) as raised:
-        launcher.run([str(script), "sleep"], cwd=tmp_path, env=dict(os.environ), timeout=2)
+        launcher.run([str(script), "sleep"], cwd=tmp_path, env=ENV, timeout=2)
     assert "to stderr" in raised.value.stderr
     # the launcher still serves after a killed command
-    proc = launcher.run([str(script), "ok"], cwd=tmp_path, env=dict(os.environ), timeout=60)
+    proc = launcher.run([str(script), "ok"], cwd=tmp_path, env=ENV, timeout=60)
     assert proc is not None and proc.returncode == 0
 
 
 def test_a_variable_read_at_import_sends_the_command_to_a_fresh_process(launcher):
-    assert launcher.serves({**os.environ, "PYTHONUNBUFFERED": "1", "UNRELATED_SETTING": "1"})
-    assert not launcher.serves({**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "7"})
-    assert not launcher.serves({**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONHASHSEED": "3"})
+    assert launcher.serves({**ENV, "UNRELATED_SETTING": "1"})
+    assert launcher.fresh_because({**ENV, "OMP_NUM_THREADS": "7"}) == (
+        "OMP_NUM_THREADS differs from the warm process's"
+    )
+    assert not launcher.serves({**ENV, "PYTHONHASHSEED": "3"})
+
+
+def test_a_process_with_threads_is_not_forked(tmp_path):
+    """Without OMP_NUM_THREADS=1 torch starts its threads as it loads; the launcher says so
+    and every command starts fresh."""
+    env = {k: v for k, v in ENV.items() if k != "OMP_NUM_THREADS"}
+    threaded = WarmLauncher(tmp_path, env=env)
+    try:
+        reason = threaded.fresh_because(env)
+        assert reason and "threads after the imports" in reason
+    finally:
+        threaded.close()
 
 
 def test_shiftlab_train_warm_and_fresh_give_the_same_metrics(tmp_path, monkeypatch):
