@@ -24,8 +24,10 @@ from tests.warm_launches import WarmLauncher
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the warm launcher forks")
 
 SCRIPT = """\
-import atexit, os, sys, threading, time
+import atexit, os, signal, sys, threading, time
 from pathlib import Path
+
+print("handlers", [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGPIPE, signal.SIGTERM)])
 
 print("name", __name__, "argv", sys.argv[1:], "cwd", os.getcwd())
 print("env", os.environ.get("WARM_TEST_VALUE"), "path0", sys.path[0] == os.path.dirname(__file__))
@@ -101,6 +103,26 @@ def test_a_warm_command_ends_as_a_fresh_one(launcher, tmp_path, args, returncode
     for cwd in (warm_cwd, fresh_cwd):
         assert (cwd / "thread_finished").exists() == ended
         assert (cwd / "atexit_ran").exists() == ended
+
+
+def test_what_the_imports_print_is_in_every_commands_output(tmp_path):
+    """A warning a library prints as it loads reaches every command's stderr, as it would
+    reach a fresh process's (the warm process prints it once, at its imports)."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\nprint('stdout at start-up')\nprint('a loud import', file=sys.stderr)\n"
+    )
+    env = {**ENV, "PYTHONPATH": str(tmp_path)}
+    warm = WarmLauncher(tmp_path, env=env)
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT)
+    try:
+        for _ in range(2):
+            proc = warm.run([str(script), "ok"], cwd=tmp_path, env=env, timeout=60)
+            assert proc is not None and proc.returncode == 0
+            assert proc.stderr.startswith("a loud import\nto stderr")
+            assert proc.stdout.startswith("stdout at start-up\nhandlers")
+    finally:
+        warm.close()
 
 
 def test_a_command_past_its_timeout_is_killed(launcher, tmp_path):

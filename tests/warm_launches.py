@@ -67,8 +67,8 @@ class WarmLauncher:
         self._process = subprocess.Popen(
             [sys.executable, __file__, str(self.socket_path)],
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=open(folder / "warm.log", "w"),  # noqa: SIM115 (the child holds it)
+            stdout=open(folder / "warm.out", "w"),  # noqa: SIM115 (the child holds it)
+            stderr=open(folder / "warm.log", "w"),  # noqa: SIM115
             env=self.start_env,
         )
 
@@ -153,6 +153,8 @@ def _read(path: Path) -> str:
 
 # --- the warm process ---------------------------------------------------------------------
 
+_IMPORT_OUTPUT: dict[int, bytes] = {}  # what the imports wrote to stdout (1) and stderr (2)
+
 
 def _serve(socket_path: str) -> None:
     import importlib
@@ -161,6 +163,11 @@ def _serve(socket_path: str) -> None:
         del sys.path[0]  # a command's own script folder takes its place in the child
     for name in PRELOADED:
         importlib.import_module(name)
+    # what the imports printed (a library's warning), which a fresh process would print too
+    _flush()
+    folder = Path(socket_path).parent
+    _IMPORT_OUTPUT.update({1: (folder / "warm.out").read_bytes(),
+                           2: (folder / "warm.log").read_bytes()})  # fmt: skip
     threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 1
     if threads != 1:
         print(
@@ -228,10 +235,13 @@ def _run_command(request: dict) -> None:
             opened = os.open(name, mode, 0o644)
             os.dup2(opened, fd)
             os.close(opened)
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
-            signal.signal(
-                sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
-            )
+            if _IMPORT_OUTPUT.get(fd):
+                os.write(fd, _IMPORT_OUTPUT[fd])
+        # the handlers a fresh interpreter starts with
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        for sig in (signal.SIGTERM, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
         if "numpy" in sys.modules:  # a fresh process seeds its global generator itself
             sys.modules["numpy"].random.seed()
         script = request["argv"][0]
