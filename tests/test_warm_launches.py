@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY, run_shiftlab, shiftlab_executable
+from tests.conftest import TINY, shiftlab_executable
 from tests.warm_launches import WarmLauncher
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the warm launcher forks")
@@ -156,15 +156,21 @@ def test_a_process_with_threads_is_not_forked(tmp_path):
         threaded.close()
 
 
-def test_shiftlab_train_warm_and_fresh_give_the_same_metrics(tmp_path, monkeypatch):
-    """The same seeded run, from the warm launcher and from a fresh process."""
+def test_shiftlab_train_warm_and_fresh_give_the_same_metrics(launcher, tmp_path):
+    """The same seeded run of the console script, from the warm launcher and fresh."""
+    argv = [*shiftlab_executable(), "train", *TINY, "trainer.max_epochs=1"]
+    assert len(shiftlab_executable()) == 1  # the console script, which the launcher runs
     printed = {}
     for kind in ("warm", "fresh"):
-        if kind == "fresh":
-            monkeypatch.setenv("SHIFTLAB_TEST_FRESH", "1")
         cwd = tmp_path / kind
         cwd.mkdir()
-        proc = run_shiftlab("train", *TINY, "trainer.max_epochs=1", cwd=cwd)
+        if kind == "warm":
+            proc = launcher.run(argv, cwd=cwd, env=ENV, timeout=300)
+            assert proc is not None
+        else:
+            proc = subprocess.run(argv, cwd=cwd, env=ENV, capture_output=True, text=True,
+                                  timeout=300)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
         printed[kind] = [line for line in proc.stdout.splitlines() if line.startswith("test/")]
+        assert list(cwd.glob("outputs/train/runs/*/checkpoints/*.ckpt"))
     assert printed["warm"] and printed["warm"] == printed["fresh"]
-    assert len(shiftlab_executable()) == 1  # the console script, which the launcher runs

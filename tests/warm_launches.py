@@ -84,9 +84,8 @@ class WarmLauncher:
         return None
 
     def fresh_because(self, env: dict[str, str]) -> str | None:
-        """Why a command with this environment must start a fresh process, or None."""
-        if os.environ.get(FRESH_ONLY):
-            return f"{FRESH_ONLY} is set"
+        """Why a command with this environment must start a fresh process, or None (the
+        suite's own ``SHIFTLAB_TEST_FRESH`` is for its caller to read)."""
         if not hasattr(os, "fork"):
             return "no fork on this platform"
         key = self.differs_at_import(env)
