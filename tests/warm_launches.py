@@ -2,11 +2,12 @@
 
 Every `shiftlab train`, `eval`, `predict` or `export` spends 4-5 s importing torch, Lightning
 and torchmetrics before its first line of work, and the suite starts about 170 of them: a
-third of its time. A warm process (one per pytest-xdist worker, started when the worker
-starts) imports them once and forks a child per command. The child is a process of its own
-that runs the installed console script as ``python <script> <args>`` would: the script's code
-as ``__main__``, ``sys.argv``, the working directory, the environment, stdout and stderr
-(files the caller reads back), the exit status (a signal's as ``-N``), non-daemon threads
+third of its time. A warm process (one per pytest-xdist worker, started once the worker has
+collected its tests) imports them once and forks a child per command. The child is a process
+of its own that runs the installed console script as ``python <script> <args>`` would: the
+script's code as ``__main__``, ``sys.argv``, the working directory, the environment, a fresh
+interpreter's signal handlers, stdout and stderr (files the caller reads back, each starting
+with what the imports printed), the exit status (a signal's as ``-N``), non-daemon threads
 joined and ``atexit`` handlers run before it exits. Only the imports are shared, already done.
 
 A command falls back to a fresh process (the caller's ``subprocess.run``) when the warm one is
@@ -188,8 +189,7 @@ def _serve(socket_path: str) -> None:
                 conn, _ = listener.accept()
             except TimeoutError:
                 continue
-            sys.stdout.flush()
-            sys.stderr.flush()
+            _flush()
             if os.fork() == 0:
                 listener.close()
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
