@@ -6,10 +6,13 @@ against the same U-Net with 3×3 convolutions.
     .venv/bin/python bench/tsconv_layer.py --rounds 9 --frames 256 --json tsconv.json
     .venv/bin/python bench/tsconv_layer.py --no-compile      # without the torch.compile path
 
-Each TSConv layer runs on three paths: the native shift (one pass of C, the default where a
-compiler exists), the PyTorch shift (``SHIFTLAB_NATIVE_SHIFT=0``) and the layer compiled with
-``torch.compile`` (Inductor writes its own C++ loop for the shift). The target is the shift
-for free: the layer at most the (3, 1) convolution's own time. In the U-Net the shift is done
+Each TSConv layer runs on every path: as a run chooses (``auto``), the fused operator (the
+shift read inside the (3, 1) convolution's own loops, ``shiftlab.models.fused_tsconv``;
+``SHIFTLAB_FUSED_TSCONV=1`` forces it where ``auto`` would not take it), the native shift
+(one pass of C) then oneDNN's convolution (``SHIFTLAB_FUSED_TSCONV=0``), the PyTorch shift
+(``SHIFTLAB_NATIVE_SHIFT=0``) and the layer compiled with ``torch.compile`` (Inductor writes
+its own C++ loop for the shift). The target is the shift for free: the layer at most the
+(3, 1) convolution's own time. In the U-Net the shift is done
 by the op before each layer (``shiftlab.models.shift_fusions``); the block table times that
 as it runs there: a ReLU with the shift fused into it, then the layer's (3, 1) convolution,
 against the same ReLU before a plain (3, 1) and a 3×3 convolution. The U-Net table has the
@@ -33,6 +36,7 @@ import torch
 from _common import machine, ratio_figure
 
 from shiftlab.models import ReLUTimeShift, TSConvUNet
+from shiftlab.models.fused_tsconv import fused_tsconv_status
 from shiftlab.models.shift_kernel import native_shift_status
 from shiftlab.models.tsconv import TSConv2d, time_shift
 from shiftlab.run.allocator import keep_freed_memory
@@ -92,11 +96,20 @@ class EachLayerShifts(TSConvUNet):
         return torch.cat([self.up(low), skip], dim=1)
 
 
-def on_path(native: bool, step: Callable[[], None]) -> Callable[[], None]:
-    """``step`` with the native shift on or off (the switch is read at every call)."""
+PATHS = {  # SHIFTLAB_NATIVE_SHIFT, SHIFTLAB_FUSED_TSCONV
+    "auto": ("1", "auto"),  # as a shiftlab run chooses
+    "fused": ("1", "1"),  # the fused shift + (3, 1) operator wherever it can run
+    "native": ("1", "0"),  # the native shift, then oneDNN's convolution
+    "torch": ("0", "0"),  # PyTorch ops only
+}
+
+
+def on_path(path: str, step: Callable[[], None]) -> Callable[[], None]:
+    """``step`` on one of :data:`PATHS` (the switches are read at every call)."""
+    native, fused = PATHS[path]
 
     def switched() -> None:
-        os.environ["SHIFTLAB_NATIVE_SHIFT"] = "1" if native else "0"
+        os.environ["SHIFTLAB_NATIVE_SHIFT"], os.environ["SHIFTLAB_FUSED_TSCONV"] = native, fused
         step()
 
     return switched
@@ -147,13 +160,16 @@ def main() -> None:
         x = x.contiguous(memory_format=cl).requires_grad_(True)
         tsconv = TSConv2d(channels, channels).to(device, memory_format=cl)
         conv = torch.nn.Conv2d(channels, channels, 3, padding=1).to(device, memory_format=cl)
-        steps[f"TSConv {channels}"] = on_path(True, layer_step(tsconv, x))
-        steps[f"TSConv torch-shift {channels}"] = on_path(False, layer_step(tsconv, x))
+        steps[f"TSConv {channels}"] = on_path("auto", layer_step(tsconv, x))
+        if device.type == "cpu":
+            steps[f"TSConv fused {channels}"] = on_path("fused", layer_step(tsconv, x))
+            steps[f"TSConv native-shift {channels}"] = on_path("native", layer_step(tsconv, x))
+        steps[f"TSConv torch-shift {channels}"] = on_path("torch", layer_step(tsconv, x))
         if not args.no_compile:
             steps[f"TSConv compiled {channels}"] = layer_step(torch.compile(tsconv), x)
         steps[f"3x3 conv {channels}"] = layer_step(conv, x)
-        steps[f"shift {channels}"] = on_path(True, layer_step(Shift(), x))
-        steps[f"shift torch {channels}"] = on_path(False, layer_step(Shift(), x))
+        steps[f"shift {channels}"] = on_path("native", layer_step(Shift(), x))
+        steps[f"shift torch {channels}"] = on_path("torch", layer_step(Shift(), x))
         steps[f"(3,1) conv {channels}"] = layer_step(tsconv.conv, x)
         # A TSConv layer after a ReLU, as in every U-Net block: the shift fused into the ReLU
         # against the same ReLU before a (3, 1) and a 3×3 convolution.
@@ -161,25 +177,25 @@ def main() -> None:
         fused.load_state_dict(tsconv.state_dict())
         relu = torch.nn.ReLU()
         steps[f"ReLU+TSConv fused {channels}"] = on_path(
-            True, layer_step(torch.nn.Sequential(ReLUTimeShift(), fused), x)
+            "auto", layer_step(torch.nn.Sequential(ReLUTimeShift(), fused), x)
         )
         steps[f"ReLU+(3,1) conv {channels}"] = layer_step(torch.nn.Sequential(relu, tsconv.conv), x)
         steps[f"ReLU+3x3 conv {channels}"] = layer_step(torch.nn.Sequential(relu, conv), x)
     for channels in (4, 8, 16):  # the shift alone, forward, no autograd: the copy itself
         x = torch.randn(args.batch, channels, 256, args.frames, device=device)
         x = x.contiguous(memory_format=cl)
-        steps[f"bare shift {channels}"] = on_path(True, no_grad(time_shift, x))
-        steps[f"bare shift torch {channels}"] = on_path(False, no_grad(time_shift, x))
+        steps[f"bare shift {channels}"] = on_path("native", no_grad(time_shift, x))
+        steps[f"bare shift torch {channels}"] = on_path("torch", no_grad(time_shift, x))
         steps[f"bare clone {channels}"] = no_grad(torch.clone, x)
     spec = torch.randn(args.batch, 1, 256, args.frames, device=device)
     spec = spec.contiguous(memory_format=cl)
     for kind in ("tsconv", "conv"):
         net = TSConvUNet(1, 1, freq_bins=256, block_conv=kind).to(device, memory_format=cl)
-        steps[f"U-Net {kind}"] = on_path(True, net_step(net, spec))
+        steps[f"U-Net {kind}"] = on_path("auto", net_step(net, spec))
         if kind == "tsconv":
-            steps["U-Net tsconv torch-shift"] = on_path(False, net_step(net, spec))
+            steps["U-Net tsconv torch-shift"] = on_path("torch", net_step(net, spec))
             unfused = EachLayerShifts(1, 1, freq_bins=256).to(device, memory_format=cl)
-            steps["U-Net tsconv each layer shifts"] = on_path(True, net_step(unfused, spec))
+            steps["U-Net tsconv each layer shifts"] = on_path("native", net_step(unfused, spec))
 
     for step in steps.values():  # warm-up (and the compiled layers' compilation)
         timed(step, 2)
@@ -195,26 +211,30 @@ def main() -> None:
 
     print(machine())
     shift_path = native_shift_status() if device.type == "cpu" else "PyTorch (on the GPU)"
+    fused_path = fused_tsconv_status() if device.type == "cpu" else "not on the GPU"
     allocator = "freed memory kept for reuse (as in a shiftlab run)" if kept else "as it starts"
-    print(f"device: {device}; shift path: {shift_path}; glibc's allocator: {allocator}")
+    print(f"device: {device}; shift path: {shift_path}; fused TSConv operator: {fused_path}; "
+          f"glibc's allocator: {allocator}")  # fmt: skip
     print(f"input {args.batch}×C×256×{args.frames} channels-last, forward + backward "
           "(input gradient included), "
           f"{args.rounds} interleaved rounds × {args.repeats} steps; ratios: median of rounds "
           "(range)")  # fmt: skip
     print()
-    print("| channels | TSConv / 3×3, native shift | PyTorch shift | compiled layer "
-          "| (3,1) conv / 3×3 (the target) | met? |")  # fmt: skip
-    print("|---|---|---|---|---|---|")
+    print("| channels | TSConv / 3×3, as a run chooses | fused operator | native shift, then "
+          "the convolution | PyTorch shift | compiled layer | (3,1) conv / 3×3 (the target) "
+          "| met? |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
+
+    def versus_3x3(name: str, c: int) -> str:
+        return against(name, f"3x3 conv {c}") if name in samples else "—"
+
     for c in (16, 32, 64):
-        compiled = "—" if args.no_compile else against(f"TSConv compiled {c}", f"3x3 conv {c}")
         target = median[f"(3,1) conv {c}"] / median[f"3x3 conv {c}"]
-        best = min(
-            median[name] for name in (f"TSConv {c}", f"TSConv compiled {c}") if name in median
-        )
-        met = "yes" if best <= median[f"(3,1) conv {c}"] else "no"
-        print(f"| {c} | {against(f'TSConv {c}', f'3x3 conv {c}')} | "
-              f"{against(f'TSConv torch-shift {c}', f'3x3 conv {c}')} | {compiled} | "
-              f"{target:.2f} | {met} |")  # fmt: skip
+        met = "yes" if median[f"TSConv {c}"] <= median[f"(3,1) conv {c}"] else "no"
+        print(f"| {c} | {versus_3x3(f'TSConv {c}', c)} | {versus_3x3(f'TSConv fused {c}', c)} | "
+              f"{versus_3x3(f'TSConv native-shift {c}', c)} | "
+              f"{versus_3x3(f'TSConv torch-shift {c}', c)} | "
+              f"{versus_3x3(f'TSConv compiled {c}', c)} | {target:.2f} | {met} |")  # fmt: skip
     print()
     print("| channels | ReLU → TSConv, shift fused into the ReLU, / ReLU → 3×3 "
           "| ReLU → (3,1) conv / ReLU → 3×3 (the target) "

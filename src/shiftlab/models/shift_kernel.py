@@ -18,9 +18,8 @@ the U-Net's training step here); tensors under 1 MiB stay on one thread.
 
 The C source (``time_shift.c`` beside this module) is compiled with the system's C compiler
 (``cc``/``gcc``) into ``~/.cache/shiftlab/kernels`` (``SHIFTLAB_CACHE_DIR`` moves it) the
-first time a TSConv layer runs, about a second, and loaded with ctypes: no Python headers, no
-torch headers and no build of a torch extension, so it also works where
-``torch.utils.cpp_extension`` would take a minute to compile. On x86-64 the loops are built
+first time a TSConv layer runs, about a second, and loaded with ctypes
+(:mod:`shiftlab.models.native_build`). On x86-64 the loops are built
 for AVX2 and for the baseline, and the CPU picks at load time. Where no compiler exists, or
 ``SHIFTLAB_NATIVE_SHIFT=0``, or the tensor is not on the CPU or not in a layout the loop knows,
 the ``native_*`` functions answer ``None`` and the callers use PyTorch ops, which give the
@@ -30,16 +29,14 @@ same values.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import logging
 import os
-import shutil
-import subprocess
-import tempfile
 import threading
 from pathlib import Path
 
 import torch
+
+from shiftlab.models.native_build import NativeBuildError, build_and_load
 
 log = logging.getLogger(__name__)
 
@@ -58,45 +55,7 @@ def _enabled() -> bool:
     return os.environ.get("SHIFTLAB_NATIVE_SHIFT", "1").strip().lower() not in {"0", "false", "no"}
 
 
-def _cache_dir() -> Path:
-    root = os.environ.get("SHIFTLAB_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "shiftlab"
-    )
-    return Path(root) / "kernels"
-
-
-def _compiler() -> str | None:
-    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
-        if name and shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
-_FLAGS = ["-O3", "-shared", "-fPIC"]
-
-
-def _build(target: Path, compiler: str) -> None:
-    """Compile the library into ``target``, atomically (parallel test workers may race).
-
-    With OpenMP where the compiler has it (its threads are torch's, see the C source), else
-    without: the same loops on one thread.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as work:
-        source = Path(work) / "time_shift.c"
-        source.write_text(_SOURCE)
-        built = Path(work) / target.name
-        for extra in (["-fopenmp"], []):
-            result = subprocess.run(
-                [compiler, *_FLAGS, *extra, str(source), "-o", str(built)],
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            if result.returncode == 0:
-                break
-        result.check_returncode()
-        os.replace(built, target)
+_FLAGS = ["-O3"]
 
 
 def _load() -> ctypes.CDLL | None:
@@ -107,19 +66,12 @@ def _load() -> ctypes.CDLL | None:
     with _lock:
         if _library is not None or _unavailable_reason is not None:
             return _library
-        compiler = _compiler()
-        if compiler is None:
-            _unavailable_reason = "no C compiler (cc, gcc or clang) on PATH"
-            return None
-        digest = hashlib.sha256((_SOURCE + " ".join(_FLAGS) + compiler).encode()).hexdigest()
-        target = _cache_dir() / f"time_shift-{digest[:16]}.so"
         try:
-            if not target.exists():
-                _build(target, compiler)
-            library = ctypes.CDLL(str(target))
-        except (OSError, subprocess.SubprocessError) as error:
-            detail = getattr(error, "stderr", "") or str(error)
-            _unavailable_reason = f"building the native shift failed: {detail.strip()[:300]}"
+            library = build_and_load("time_shift", _SOURCE, [_FLAGS])
+        except NativeBuildError as error:
+            _unavailable_reason = (
+                str(error) if error.no_compiler else f"building the native shift failed: {error}"
+            )
             log.warning("TSConv uses the PyTorch shift: %s", _unavailable_reason)
             return None
         long, ptr, i32 = ctypes.c_long, ctypes.c_void_p, ctypes.c_int

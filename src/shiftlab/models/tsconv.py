@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from shiftlab.models.fused_tsconv import fused_applies, fused_tsconv
 from shiftlab.models.shift_kernel import native_zero_shift
 
 BorderMode = Literal["zeros", "circular", "replicate"]
@@ -174,6 +175,9 @@ class TSConv2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.shifted_input:
             return self.conv(x)
+        if self.border == "zeros" and self.shift_channels and fused_applies(x, self.conv):
+            # the shift read inside the convolution's loops: no shifted copy either way
+            return fused_tsconv(x, self.conv, self.static_channels, self.shift_channels)
         return self.conv(time_shift(x, self.shift_share, self.border))
 
     def extra_repr(self) -> str:

@@ -10,20 +10,18 @@
 
    Channel layout (the spec's canonical one): static channels [0, S), the group that takes
    the previous time step [S, S+G), the group that takes the next one [S+G, C). Borders are
-   zeros. Weights are passed in the layout each loop reads as 16-lane vectors:
+   zeros. Weights are passed in the layout each loop reads as vectors:
      forward:        w[k][c][o]   (3 × Ci × Co), vectors over output channels o
      input gradient: w[k][o][c]   (3 × Co × Ci), vectors over input channels c
      weight gradient written as gw[k][c][o] (3 × Ci × Co), the bias gradient gb[o].
    Ci and Co are multiples of 16 (the caller checks). Each loop keeps a tile of accumulators in
-   registers: a few time steps by one to four vectors of channels. The library is built once
-   per instruction set (AVX-512: 16-lane vectors and 32 registers; otherwise 8-lane vectors
-   and 16 registers; the tile sizes below follow) and the caller loads the one torch's own CPU
-   capability names.
+   registers: a few time steps by one to four vectors of channels. The library is built for
+   the CPU it runs on (-march=native, cached per CPU): with AVX-512, 16-lane vectors and 32
+   registers, otherwise 8-lane vectors and 16 registers; the tile sizes below follow.
 
    Threads: the caller passes torch's intra-op count; the OpenMP runtime this library links
    by soname is the one torch loaded (see time_shift.c). Sums are taken in a fixed order for a
    given thread count, so results repeat run to run. */
-
 
 #ifdef __AVX512F__
 #define LANES 16
@@ -339,3 +337,6 @@ void shiftlab_tsconv_grad_weight(const float *gy, const float *x, float *gw, flo
         free(partial);
     }
 }
+
+/* The vector width this build uses (16: AVX-512), for the caller's choice of path. */
+int shiftlab_tsconv_lanes(void) { return LANES; }
