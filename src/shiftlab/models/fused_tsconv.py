@@ -74,7 +74,9 @@ def _load() -> ctypes.CDLL | None:
         long, ptr, i32 = ctypes.c_long, ctypes.c_void_p, ctypes.c_int
         library.shiftlab_tsconv_forward.argtypes = [ptr] * 4 + [long] * 7 + [i32]
         library.shiftlab_tsconv_grad_input.argtypes = [ptr] * 3 + [long] * 7 + [i32]
-        library.shiftlab_tsconv_grad_weight.argtypes = [ptr] * 4 + [long] * 7 + [i32]
+        library.shiftlab_tsconv_grad_weight.argtypes = [ptr] * 5 + [long] * 7 + [i32]
+        library.shiftlab_tsconv_workspace.argtypes = [long] * 3
+        library.shiftlab_tsconv_workspace.restype = long
         for function in (
             library.shiftlab_tsconv_forward,
             library.shiftlab_tsconv_grad_input,
@@ -134,6 +136,11 @@ def _threads_for(x: torch.Tensor) -> int:
     return 1 if x.numel() * x.element_size() < (1 << 20) else torch.get_num_threads()
 
 
+def _aligned(buffer: torch.Tensor) -> int:
+    """The first 64-byte boundary in ``buffer`` (allocated 64 bytes longer than needed)."""
+    return (buffer.data_ptr() + 63) // 64 * 64
+
+
 def _forward(x, weight, bias, static: int, g: int) -> torch.Tensor:
     library = _load()
     assert library is not None
@@ -179,15 +186,18 @@ class _FusedTSConv(torch.autograd.Function):
                 n, f, t, c_in, c_out, ctx.static, ctx.g, threads,
             )  # fmt: skip
         if ctx.needs_input_grad[1] or (ctx.has_bias and ctx.needs_input_grad[2]):
-            sums = x.new_zeros(3, c_in, c_out)  # gw[k][c][o]
+            sums = x.new_zeros(3, c_out, c_in)  # gw[k][o][c]
             bias_sums = x.new_zeros(c_out)
+            # per thread: its partial sums and three shifted rows of x (64-byte aligned rows)
+            per_thread = library.shiftlab_tsconv_workspace(t, c_in, c_out)
+            work = torch.empty(threads * (per_thread + _LANES), dtype=torch.float32)
             library.shiftlab_tsconv_grad_weight(
                 grad.data_ptr(), x.data_ptr(), sums.data_ptr(), bias_sums.data_ptr(),
-                n, f, t, c_in, c_out, ctx.static, ctx.g, threads,
+                _aligned(work), n, f, t, c_in, c_out, ctx.static, ctx.g, threads,
             )  # fmt: skip
             if ctx.needs_input_grad[1]:
                 grad_w = torch.empty_like(weight)
-                grad_w.copy_(sums.permute(2, 1, 0).unsqueeze(-1))
+                grad_w.copy_(sums.permute(1, 2, 0).unsqueeze(-1))
             if ctx.has_bias and ctx.needs_input_grad[2]:
                 grad_b = bias_sums
         return grad_x, grad_w, grad_b, None, None
