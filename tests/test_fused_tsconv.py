@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from shiftlab.models import fused_tsconv
+from shiftlab.models import TSConvUNet, fused_tsconv
 from shiftlab.models.fused_tsconv import fused_applies, fused_tsconv_status
 from shiftlab.models.tsconv import TSConv2d, shift_groups, time_shift
 
@@ -178,3 +178,42 @@ def test_without_a_compiler_the_layer_gives_the_same_values(fused_on, monkeypatc
     assert not fused_applies(x, layer.conv)
     with torch.no_grad():
         torch.testing.assert_close(layer(x), fused, rtol=1e-5, atol=1e-5)
+
+
+def fused_layers_in(output: torch.Tensor) -> int:
+    """How many fused TSConv operators the autograd graph behind ``output`` holds."""
+    seen, stack, count = set(), [output.grad_fn], 0
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        count += type(node).__name__ == "_FusedTSConvBackward"
+        stack.extend(next_node for next_node, _ in node.next_functions)
+    return count
+
+
+def test_the_unet_runs_its_wide_layers_on_the_fused_operator(monkeypatch):
+    # channels multiples of 16 in every TSConv layer (the up blocks' inputs too: 32+32, 32+16):
+    # each layer's input comes unshifted and the operator reads the shift, forward and back
+    torch.manual_seed(5)
+    net = TSConvUNet(channels=(16, 32, 32), freq_bins=16).to(memory_format=CL)
+    x = torch.randn(2, 1, 16, 21).contiguous(memory_format=CL)
+    results = {}
+    for setting in ("1", "0"):
+        monkeypatch.setenv("SHIFTLAB_FUSED_TSCONV", setting)
+        net.zero_grad(set_to_none=True)
+        out = net(x)
+        out.square().mean().backward()
+        grads = {name: p.grad.clone() for name, p in net.named_parameters()}
+        results[setting] = (out.detach(), grads, fused_layers_in(out))
+    (out, grads, fused), (expected, expected_grads, unfused) = results["1"], results["0"]
+    assert (fused, unfused) == (8, 0)  # all eight TSConv layers; none with the operator off
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, expected_grads[name], rtol=1e-4, atol=1e-6, msg=name)
+    # the spec's channels: only the bottom block's 16 → 16 layer has widths the operator takes
+    spec = TSConvUNet(freq_bins=32).to(memory_format=CL)
+    monkeypatch.setenv("SHIFTLAB_FUSED_TSCONV", "1")
+    x = torch.randn(1, 1, 32, 5).contiguous(memory_format=CL).requires_grad_(True)
+    assert fused_layers_in(spec(x)) == 1

@@ -150,7 +150,10 @@ def spec_network(net: TSConvUNet) -> nn.Module:
 
 
 @pytest.mark.parametrize("memory_format", FORMATS)
-def test_the_unet_with_fused_shifts_is_the_spec_network(memory_format):
+def test_the_unet_with_fused_shifts_is_the_spec_network(memory_format, monkeypatch):
+    # bit for bit: the fused shift + convolution operator, which sums in its own order, is off
+    # here (tests/test_fused_tsconv.py checks the U-Net with it on)
+    monkeypatch.setenv("SHIFTLAB_FUSED_TSCONV", "0")
     torch.manual_seed(3)
     fused = TSConvUNet(channels=(4, 4, 8, 16), freq_bins=32).to(memory_format=memory_format)
     reference = TSConvUNet(channels=(4, 4, 8, 16), freq_bins=32).to(memory_format=memory_format)

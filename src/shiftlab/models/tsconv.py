@@ -175,10 +175,22 @@ class TSConv2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.shifted_input:
             return self.conv(x)
-        if self.border == "zeros" and self.shift_channels and fused_applies(x, self.conv):
+        return self.shift_and_convolve(x)
+
+    def shift_and_convolve(self, x: torch.Tensor) -> torch.Tensor:
+        """The layer on an input not shifted yet, whatever ``shifted_input`` says: the U-Net
+        calls it where :meth:`fuses_shift` says the fused operator runs the layer."""
+        if self.fuses_shift(x):
             # the shift read inside the convolution's loops: no shifted copy either way
             return fused_tsconv(x, self.conv, self.static_channels, self.shift_channels)
         return self.conv(time_shift(x, self.shift_share, self.border))
+
+    def fuses_shift(self, x: torch.Tensor) -> bool:
+        """Whether the fused shift + convolution operator (:mod:`shiftlab.models.fused_tsconv`)
+        runs this layer on ``x`` (or on a tensor of ``x``'s dtype, device and memory layout):
+        then the operation before it should not shift its output, since the operator's own
+        reads cost less than a shifted pass (bench/tsconv_layer.py)."""
+        return self.border == "zeros" and self.shift_channels > 0 and fused_applies(x, self.conv)
 
     def extra_repr(self) -> str:
         shifted = ", input shifted by the layer before" if self.shifted_input else ""

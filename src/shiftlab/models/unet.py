@@ -32,8 +32,12 @@ class _DoubleConv(nn.Sequential):
 
     With TSConv layers, neither layer shifts its own input: the first one's input comes
     shifted from the pooling or the upsampling before the block (see :class:`TSConvUNet`),
-    and the ReLU between the two shifts for the second (:class:`ReLUTimeShift`). The module
-    list keeps its indices and parameters either way, so checkpoints load across versions.
+    and the ReLU between the two shifts for the second (:class:`ReLUTimeShift`). Where the
+    fused shift + convolution operator runs a layer (:meth:`TSConv2d.fuses_shift`: float32
+    channels-last on the CPU, channels multiples of 16), the operation before it writes its
+    output unshifted instead and the layer reads the shift inside its own loops, which costs
+    less than the shifted pass. The module list keeps its indices and parameters either way,
+    so checkpoints load across versions.
     """
 
     def __init__(self, in_channels: int, out_channels: int, make_conv) -> None:
@@ -45,6 +49,22 @@ class _DoubleConv(nn.Sequential):
             activation = ReLUTimeShift(second.shift_share, second.border)
             first.shifted_input = second.shifted_input = True
         super().__init__(first, activation, second, nn.ReLU(inplace=True))
+
+    def forward(self, x: torch.Tensor, shifted: bool = True) -> torch.Tensor:
+        """The block on ``x``; ``shifted=False``: a TSConv block's input is not shifted yet
+        (its first layer then shifts it, in the fused operator where that runs)."""
+        first, activation, second, last = self
+        h = first(x) if shifted else first.shift_and_convolve(x)
+        return last(activation_then_layer(activation, second, h))
+
+
+def activation_then_layer(activation: nn.Module, layer: nn.Module, h: torch.Tensor) -> torch.Tensor:
+    """``layer(activation(h))`` as a block runs its second half: a :class:`ReLUTimeShift`
+    before a TSConv layer the fused operator runs becomes a plain ReLU, the shift read inside
+    the layer's loops."""
+    if isinstance(activation, ReLUTimeShift) and layer.fuses_shift(h):
+        return layer.shift_and_convolve(torch.relu(h))
+    return layer(activation(h))
 
 
 class TSConvUNet(nn.Module):
@@ -136,12 +156,25 @@ class TSConvUNet(nn.Module):
         self._check_input(x)
         skips = [self.stem(x)]
         for block in self.down_blocks:
-            skips.append(block(self._down(skips[-1])))
+            above = skips[-1]
+            if self._first_fuses(block, above):
+                skips.append(block(self.pool(above), shifted=False))
+            else:
+                skips.append(block(self._down(above)))
         h = skips.pop()
         for block in self.up_blocks:
-            h = block(self._up_and_join(h, skips.pop()))
+            skip = skips.pop()
+            if self._first_fuses(block, skip):
+                h = block(torch.cat([self.up(h), skip], dim=1), shifted=False)
+            else:
+                h = block(self._up_and_join(h, skip))
         out = self.head(h)
         return out + x if self.residual else out
+
+    def _first_fuses(self, block: _DoubleConv, like: torch.Tensor) -> bool:
+        """Whether the fused operator runs ``block``'s first layer on an input like ``like``
+        (the pooling or the upsampling keeps its dtype, device and memory layout)."""
+        return self.block_conv == "tsconv" and block[0].fuses_shift(like)
 
     def _down(self, x: torch.Tensor) -> torch.Tensor:
         """Pool over frequency; for TSConv blocks also shift, in the same pass."""
