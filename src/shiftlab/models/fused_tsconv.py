@@ -1,11 +1,13 @@
 """TSConv's shift and (3, 1) convolution as one native operator, with its backward.
 
-A TSConv layer used on its own (not after an op that already wrote its input shifted, see
-:mod:`shiftlab.models.shift_fusions`) shifts its input into a new tensor, convolves it, and
-backward shifts the gradient back: one copy of the activation each way on top of the
-convolution. This operator does neither copy: its loops (``tsconv_conv.c``) read each shifted
-channel from the step before or after, forward and in both gradients, so the layer costs what
-its convolution costs. It also keeps no shifted tensor for backward, only the input.
+A TSConv layer shifts its input into a new tensor, convolves it, and backward shifts the
+gradient back: one copy of the activation each way on top of the convolution. This operator
+does neither copy: its loops (``tsconv_conv.c``) read each shifted channel from the step
+before or after, forward and in both gradients, and keeps no shifted tensor for backward,
+only the input. Its loops also run faster than oneDNN's (3, 1) convolution on the CPUs
+measured (bench/tsconv_layer.py), so where it runs a layer the U-Net hands that layer its
+input unshifted instead of fusing the shift into the op before (:mod:`shiftlab.models.unet`,
+:meth:`~shiftlab.models.tsconv.TSConv2d.fuses_shift`).
 
 It runs where it was measured faster than the shift plus oneDNN's convolution (bench/
 tsconv_layer.py, the ``fused operator`` column): float32 CPU tensors in channels-last memory,
