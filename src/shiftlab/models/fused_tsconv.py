@@ -4,8 +4,9 @@ A TSConv layer shifts its input into a new tensor, convolves it, and backward sh
 gradient back: one copy of the activation each way on top of the convolution. This operator
 does neither copy: its loops (``tsconv_conv.c``) read each shifted channel from the step
 before or after, forward and in both gradients, and keeps no shifted tensor for backward,
-only the input. Its loops also run faster than oneDNN's (3, 1) convolution on the CPUs
-measured (bench/tsconv_layer.py), so where it runs a layer the U-Net hands that layer its
+only the input. Its loops also run about as fast as oneDNN's (3, 1) convolution at 16
+channels and faster at 32 and 64 (bench/tsconv_layer.py, bench/RESULTS.md section 3, round
+five), so where it runs a layer the U-Net hands that layer its
 input unshifted instead of fusing the shift into the op before (:mod:`shiftlab.models.unet`,
 :meth:`~shiftlab.models.tsconv.TSConv2d.fuses_shift`).
 
