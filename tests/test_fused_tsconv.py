@@ -163,14 +163,16 @@ def test_circular_borders_and_pre_shifted_inputs_do_not_use_it(fused_on, monkeyp
     assert calls == []
 
 
-def test_without_a_compiler_the_layer_gives_the_same_values(fused_on, monkeypatch, tmp_path):
+def test_without_a_compiler_the_layer_gives_the_same_values(
+    fused_on, monkeypatch, tmp_path, request
+):
     torch.manual_seed(4)
     layer = TSConv2d(32, 32).to(memory_format=CL)
     x = torch.randn(2, 32, 5, 9).contiguous(memory_format=CL)
     with torch.no_grad():
         fused = layer(x)
-    monkeypatch.setattr(fused_tsconv, "_library", None)
-    monkeypatch.setattr(fused_tsconv, "_unavailable_reason", None)
+    fused_tsconv._library.forget()
+    request.addfinalizer(fused_tsconv._library.forget)  # built again for the tests after this one
     monkeypatch.setenv("PATH", str(tmp_path))  # no cc, gcc or clang to be found
     monkeypatch.delenv("CC", raising=False)
     monkeypatch.setenv("SHIFTLAB_CACHE_DIR", str(tmp_path / "cache"))  # nothing built yet

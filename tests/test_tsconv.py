@@ -171,11 +171,11 @@ def test_layer_forward_and_gradients_equal_the_masked_convolution(memory_format)
     torch.testing.assert_close(w[:, s + g :], weight.grad[:, s + g :, :, 2], **close)
 
 
-def test_without_a_compiler_the_pytorch_path_gives_the_same_values(monkeypatch, tmp_path):
+def test_without_a_compiler_the_pytorch_path_gives_the_same_values(monkeypatch, tmp_path, request):
     from shiftlab.models import shift_kernel
 
-    monkeypatch.setattr(shift_kernel, "_library", None)
-    monkeypatch.setattr(shift_kernel, "_unavailable_reason", None)
+    shift_kernel._library.forget()
+    request.addfinalizer(shift_kernel._library.forget)  # built again for the tests after this one
     monkeypatch.setenv("SHIFTLAB_NATIVE_SHIFT", "1")
     monkeypatch.setenv("PATH", str(tmp_path))  # no cc, gcc or clang to be found
     monkeypatch.delenv("CC", raising=False)

@@ -26,13 +26,12 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
-import threading
 from pathlib import Path
 
 import torch
 from torch.autograd.function import once_differentiable
 
-from shiftlab.models.native_build import NativeBuildError, build_and_load
+from shiftlab.models.native_build import LazyLibrary
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +41,6 @@ _SOURCE = Path(__file__).with_name("tsconv_conv.c").read_text()
 # auto-vectoriser's extra versions of them ran slower
 _FLAG_SETS = [["-O3", "-fno-tree-vectorize", "-march=native"], ["-O3", "-fno-tree-vectorize"]]
 _LANES = 16  # channels a vector holds in the AVX-512 build; counts must be multiples of 16
-
-_lock = threading.Lock()
-_library: ctypes.CDLL | None = None
-_unavailable_reason: str | None = None
 
 
 def _setting() -> str:
@@ -59,37 +54,31 @@ def _setting() -> str:
     return "on" if value in {"1", "true", "yes", "on"} else "auto"
 
 
+def _declare(library: ctypes.CDLL) -> None:
+    long, ptr, i32 = ctypes.c_long, ctypes.c_void_p, ctypes.c_int
+    library.shiftlab_tsconv_forward.argtypes = [ptr] * 4 + [long] * 7 + [i32]
+    library.shiftlab_tsconv_grad_input.argtypes = [ptr] * 3 + [long] * 7 + [i32]
+    library.shiftlab_tsconv_grad_weight.argtypes = [ptr] * 5 + [long] * 7 + [i32]
+    library.shiftlab_tsconv_workspace.argtypes = [long] * 3
+    library.shiftlab_tsconv_workspace.restype = long
+    for function in (
+        library.shiftlab_tsconv_forward,
+        library.shiftlab_tsconv_grad_input,
+        library.shiftlab_tsconv_grad_weight,
+    ):
+        function.restype = None
+    library.shiftlab_tsconv_lanes.argtypes = []
+    library.shiftlab_tsconv_lanes.restype = ctypes.c_int
+
+
+_library = LazyLibrary(
+    "tsconv_conv", _SOURCE, _FLAG_SETS, _declare, "the fused TSConv",
+    on_failure=lambda reason: log.info("TSConv layers shift, then convolve: %s", reason),
+)  # fmt: skip
+
+
 def _load() -> ctypes.CDLL | None:
-    global _library, _unavailable_reason
-    if _library is not None or _unavailable_reason is not None:
-        return _library
-    with _lock:
-        if _library is not None or _unavailable_reason is not None:
-            return _library
-        try:
-            library = build_and_load("tsconv_conv", _SOURCE, _FLAG_SETS)
-        except NativeBuildError as error:
-            _unavailable_reason = (
-                str(error) if error.no_compiler else f"building the fused TSConv failed: {error}"
-            )
-            log.info("TSConv layers shift, then convolve: %s", _unavailable_reason)
-            return None
-        long, ptr, i32 = ctypes.c_long, ctypes.c_void_p, ctypes.c_int
-        library.shiftlab_tsconv_forward.argtypes = [ptr] * 4 + [long] * 7 + [i32]
-        library.shiftlab_tsconv_grad_input.argtypes = [ptr] * 3 + [long] * 7 + [i32]
-        library.shiftlab_tsconv_grad_weight.argtypes = [ptr] * 5 + [long] * 7 + [i32]
-        library.shiftlab_tsconv_workspace.argtypes = [long] * 3
-        library.shiftlab_tsconv_workspace.restype = long
-        for function in (
-            library.shiftlab_tsconv_forward,
-            library.shiftlab_tsconv_grad_input,
-            library.shiftlab_tsconv_grad_weight,
-        ):
-            function.restype = None
-        library.shiftlab_tsconv_lanes.argtypes = []
-        library.shiftlab_tsconv_lanes.restype = ctypes.c_int
-        _library = library
-        return library
+    return _library.get()
 
 
 def fused_tsconv_status() -> str:
@@ -99,7 +88,7 @@ def fused_tsconv_status() -> str:
         return "off (SHIFTLAB_FUSED_TSCONV=0 or SHIFTLAB_NATIVE_SHIFT=0)"
     library = _load()
     if library is None:
-        return str(_unavailable_reason)
+        return str(_library.reason)
     if setting == "auto" and library.shiftlab_tsconv_lanes() < _LANES:
         return "not used: no AVX-512 on this CPU (SHIFTLAB_FUSED_TSCONV=1 uses it anyway)"
     return "fused"

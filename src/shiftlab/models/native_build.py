@@ -18,6 +18,8 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -99,3 +101,48 @@ def build_and_load(stem: str, source_text: str, flag_sets: list[list[str]]) -> c
         except (OSError, subprocess.SubprocessError, NativeBuildError) as error:
             errors.append(str(error).strip()[:300])
     raise NativeBuildError("; ".join(errors))
+
+
+class LazyLibrary:
+    """A library built and loaded at first use, once per process (threads may race for it),
+    with its functions declared by ``declare``; where it cannot be built, :meth:`get` returns
+    None from then on, :attr:`reason` says why (``what`` names it in that sentence) and
+    ``on_failure`` is told once."""
+
+    def __init__(
+        self,
+        stem: str,
+        source_text: str,
+        flag_sets: list[list[str]],
+        declare: Callable[[ctypes.CDLL], None],
+        what: str,
+        on_failure: Callable[[str], None] = lambda reason: None,
+    ) -> None:
+        self.stem, self.source_text, self.flag_sets = stem, source_text, flag_sets
+        self.declare, self.what, self.on_failure = declare, what, on_failure
+        self.library: ctypes.CDLL | None = None
+        self.reason: str | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> ctypes.CDLL | None:
+        if self.library is not None or self.reason is not None:
+            return self.library
+        with self._lock:
+            if self.library is not None or self.reason is not None:
+                return self.library
+            try:
+                library = build_and_load(self.stem, self.source_text, self.flag_sets)
+            except NativeBuildError as error:
+                self.reason = (
+                    str(error) if error.no_compiler else f"building {self.what} failed: {error}"
+                )
+                self.on_failure(self.reason)
+                return None
+            self.declare(library)
+            self.library = library
+            return library
+
+    def forget(self) -> None:
+        """Build or load afresh at the next :meth:`get` (tests change the compiler or cache)."""
+        with self._lock:
+            self.library, self.reason = None, None

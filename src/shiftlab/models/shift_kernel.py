@@ -31,12 +31,11 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
-import threading
 from pathlib import Path
 
 import torch
 
-from shiftlab.models.native_build import NativeBuildError, build_and_load
+from shiftlab.models.native_build import LazyLibrary
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +45,6 @@ _SOURCE = Path(__file__).with_name("time_shift.c").read_text()
 
 # The loop keeps three masks of a row block on its stack: 3 × 4096 × 8 bytes at most.
 _MAX_CHANNELS = 4096
-_lock = threading.Lock()
-_library: ctypes.CDLL | None = None
-_unavailable_reason: str | None = None
 
 
 def _enabled() -> bool:
@@ -58,42 +54,36 @@ def _enabled() -> bool:
 _FLAGS = ["-O3"]
 
 
+def _declare(library: ctypes.CDLL) -> None:
+    long, ptr, i32 = ctypes.c_long, ctypes.c_void_p, ctypes.c_int
+    library.shiftlab_shift_channels_last.argtypes = [ptr, ptr] + [long] * 6 + [i32] * 2
+    library.shiftlab_shift_contiguous.argtypes = [ptr, ptr] + [long] * 7 + [i32] * 2
+    library.shiftlab_relu_shift.argtypes = [ptr, ptr, ptr] + [long] * 6 + [i32] * 4
+    library.shiftlab_relu_shift.restype = None
+    for suffix in ("f32", "f64"):
+        pool = getattr(library, f"shiftlab_pool_shift_{suffix}")
+        pool_back = getattr(library, f"shiftlab_pool_shift_backward_{suffix}")
+        upcat = getattr(library, f"shiftlab_upcat_shift_{suffix}")
+        upcat_back = getattr(library, f"shiftlab_upcat_shift_backward_{suffix}")
+        pool.argtypes = [ptr, ptr] + [long] * 6 + [i32]
+        pool_back.argtypes = [ptr, ptr, ptr] + [long] * 6 + [i32]
+        upcat.argtypes = [ptr, ptr, ptr] + [long] * 7 + [i32]
+        upcat_back.argtypes = [ptr, ptr, ptr] + [long] * 7 + [i32]
+        for function in (pool, pool_back, upcat, upcat_back):
+            function.restype = None
+    library.shiftlab_shift_channels_last.restype = None
+    library.shiftlab_shift_contiguous.restype = None
+
+
+_library = LazyLibrary(
+    "time_shift", _SOURCE, [_FLAGS], _declare, "the native shift",
+    on_failure=lambda reason: log.warning("TSConv uses the PyTorch shift: %s", reason),
+)  # fmt: skip
+
+
 def _load() -> ctypes.CDLL | None:
     """The compiled library, built on first use; None (with the reason kept) where it cannot be."""
-    global _library, _unavailable_reason
-    if _library is not None or _unavailable_reason is not None:
-        return _library
-    with _lock:
-        if _library is not None or _unavailable_reason is not None:
-            return _library
-        try:
-            library = build_and_load("time_shift", _SOURCE, [_FLAGS])
-        except NativeBuildError as error:
-            _unavailable_reason = (
-                str(error) if error.no_compiler else f"building the native shift failed: {error}"
-            )
-            log.warning("TSConv uses the PyTorch shift: %s", _unavailable_reason)
-            return None
-        long, ptr, i32 = ctypes.c_long, ctypes.c_void_p, ctypes.c_int
-        library.shiftlab_shift_channels_last.argtypes = [ptr, ptr] + [long] * 6 + [i32] * 2
-        library.shiftlab_shift_contiguous.argtypes = [ptr, ptr] + [long] * 7 + [i32] * 2
-        library.shiftlab_relu_shift.argtypes = [ptr, ptr, ptr] + [long] * 6 + [i32] * 4
-        library.shiftlab_relu_shift.restype = None
-        for suffix in ("f32", "f64"):
-            pool = getattr(library, f"shiftlab_pool_shift_{suffix}")
-            pool_back = getattr(library, f"shiftlab_pool_shift_backward_{suffix}")
-            upcat = getattr(library, f"shiftlab_upcat_shift_{suffix}")
-            upcat_back = getattr(library, f"shiftlab_upcat_shift_backward_{suffix}")
-            pool.argtypes = [ptr, ptr] + [long] * 6 + [i32]
-            pool_back.argtypes = [ptr, ptr, ptr] + [long] * 6 + [i32]
-            upcat.argtypes = [ptr, ptr, ptr] + [long] * 7 + [i32]
-            upcat_back.argtypes = [ptr, ptr, ptr] + [long] * 7 + [i32]
-            for function in (pool, pool_back, upcat, upcat_back):
-                function.restype = None
-        library.shiftlab_shift_channels_last.restype = None
-        library.shiftlab_shift_contiguous.restype = None
-        _library = library
-        return library
+    return _library.get()
 
 
 # Below this many bytes a tensor is shifted on one thread: starting a thread costs ~20 µs.
@@ -110,7 +100,7 @@ def native_shift_status() -> str:
     """``"native"`` when the compiled shift is in use, otherwise why the PyTorch path is."""
     if not _enabled():
         return "off (SHIFTLAB_NATIVE_SHIFT=0)"
-    return "native" if _load() is not None else str(_unavailable_reason)
+    return "native" if _load() is not None else str(_library.reason)
 
 
 def native_zero_shift(x: torch.Tensor, static: int, g: int, forward: bool) -> torch.Tensor | None:
