@@ -20,8 +20,9 @@ the shift); the block table times a block's ReLU and second layer as the block r
 (3, 1) and a 3×3 convolution. The U-Net table has the network as it runs (shifts fused) and as
 it ran before (each layer shifting its own input).
 
-Variants run interleaved within each round (a slow spell hits all of them) and the figure to
-read is the ratio of medians measured in this run. Inputs are channels-last, as the tasks
+Variants run interleaved within each round (a slow spell hits all of them), each round
+starting at another variant, each step warmed once before it is timed, and the figure to read
+is the ratio of medians measured in this run. Inputs are channels-last, as the tasks
 run them on the CPU. The TSConv layer does a third of the 3×3 layer's multiply-adds.
 """
 
@@ -217,10 +218,14 @@ def main() -> None:
     for step in steps.values():  # warm-up (and the compiled layers' compilation)
         timed(step, 2)
     samples: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(args.rounds):
-        for name, step in steps.items():
-            step()  # untimed: the caches and allocator as the step before left them are its own
-            samples[name].append(timed(step, args.repeats))
+    names = list(steps)
+    for round_index in range(args.rounds):
+        # each round starts at another step, so that no variant always runs first (after the
+        # U-Net steps that end the list) or always right after the same neighbour
+        start = round_index * len(names) // args.rounds
+        for name in names[start:] + names[:start]:
+            steps[name]()  # untimed: the caches and allocator the step before left are its own
+            samples[name].append(timed(steps[name], args.repeats))
 
     median = {name: statistics.median(values) for name, values in samples.items()}
 
