@@ -73,7 +73,7 @@ INLINE void forward_row(vf *acc, const float *xl, const float *wa, const float *
             const long s = group == 0 ? 0 : (group == 1 ? -1 : 1);
             const float *xt = xl + (t0 + s) * Ci;
             for (long c = c0; c < c1; ++c) {
-                vf va[4], vb[4];
+                vf va[4] = {ZERO}, vb[4] = {ZERO}; /* set and read only for the lines taking part */
                 UNROLL for (int q = 0; q < NJ; ++q) {
                     if (UA) va[q] = LOAD(wa + c * Co + q * LANES);
                     if (UB) vb[q] = LOAD(wb + c * Co + q * LANES);
@@ -90,7 +90,7 @@ INLINE void forward_row(vf *acc, const float *xl, const float *wa, const float *
         return;
     }
     for (long c = 0; c < Ci; ++c) {
-        vf va[4], vb[4];
+        vf va[4] = {ZERO}, vb[4] = {ZERO}; /* set and read only for the lines taking part */
         UNROLL for (int q = 0; q < NJ; ++q) {
             if (UA) va[q] = LOAD(wa + c * Co + q * LANES);
             if (UB) vb[q] = LOAD(wb + c * Co + q * LANES);
@@ -163,7 +163,9 @@ FORWARD_FOR(2)
 FORWARD_FOR(4)
 
 /* The parallel loop's unit: TILE_LINES(nj) lines of one image (the last may be alone). */
-static int lines_a_unit(int nj) { return nj == 4 ? TILE_LINES(4) : (nj == 2 ? TILE_LINES(2) : TILE_LINES(1)); }
+static int lines_a_unit(int nj) {
+    return nj == 4 ? TILE_LINES(4) : (nj == 2 ? TILE_LINES(2) : TILE_LINES(1));
+}
 
 void shiftlab_tsconv_forward(const float *x, const float *w, const float *b, float *y, long N,
                              long F, long T, long Ci, long Co, long S, long G, int threads) {
@@ -188,7 +190,7 @@ INLINE void grad_input_row(vf *acc, const float *gl, const float *wa, const floa
                            const int TB, const int FULL) {
     vf *acc_b = acc + TB * NJ;
     for (long o = 0; o < Co; ++o) {
-        vf va[4], vb[4];
+        vf va[4] = {ZERO}, vb[4] = {ZERO}; /* set and read only for the lines taking part */
         UNROLL for (int q = 0; q < NJ; ++q) {
             if (UA) va[q] = LOAD(wa + o * Ci + q * LANES);
             if (UB) vb[q] = LOAD(wb + o * Ci + q * LANES);
