@@ -6,8 +6,8 @@ does neither copy: its loops (``tsconv_conv.c``) read each shifted channel from 
 before or after, forward and in both gradients, and keeps no shifted tensor for backward,
 only the input. Its loops also run about as fast as oneDNN's (3, 1) convolution at 16
 channels and faster at 32 and 64 (bench/tsconv_layer.py, bench/RESULTS.md section 3, round
-five), so where it runs a layer the U-Net hands that layer its
-input unshifted instead of fusing the shift into the op before (:mod:`shiftlab.models.unet`,
+five), so where it runs a layer the U-Net hands that layer its input unshifted instead of
+fusing the shift into the op before (:mod:`shiftlab.models.unet`,
 :meth:`~shiftlab.models.tsconv.TSConv2d.fuses_shift`).
 
 It runs where it was measured faster than the shift plus oneDNN's convolution (bench/
