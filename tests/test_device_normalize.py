@@ -167,3 +167,83 @@ def test_device_normalize_matches_albumentations_on_every_layout():
         assert out.is_contiguous(memory_format=torch.channels_last) == batch.is_contiguous(
             memory_format=torch.channels_last
         )
+
+
+def _torch_passes(normalize: DeviceNormalize, batch: torch.Tensor, monkeypatch) -> torch.Tensor:
+    monkeypatch.setenv("SHIFTLAB_NATIVE_NORMALIZE", "0")
+    try:
+        return normalize(batch)
+    finally:
+        monkeypatch.delenv("SHIFTLAB_NATIVE_NORMALIZE")
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_the_native_pass_gives_torchs_values_bit_for_bit_in_every_layout(channels, monkeypatch):
+    from shiftlab.data import native_normalize
+
+    step_values = {1: ([0.5], [0.25]), 3: ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+                   4: ([0.1, 0.2, 0.3, 0.4], [0.5, 0.6, 0.7, 0.8])}[channels]  # fmt: skip
+    import albumentations as A
+
+    normalize = DeviceNormalize.of(A.Normalize(mean=step_values[0], std=step_values[1]))
+    rng = np.random.default_rng(channels)
+    nhwc = torch.from_numpy(rng.integers(0, 256, (3, 11, 13, channels), dtype=np.uint8))
+    batches = {
+        "channels-last": nhwc.permute(0, 3, 1, 2),
+        "contiguous": nhwc.permute(0, 3, 1, 2).contiguous(),
+        "strided": nhwc.permute(0, 3, 1, 2)[:, :, ::2],
+    }
+    for name, batch in batches.items():
+        native = native_normalize.normalize_u8(
+            batch, normalize._per_channel(normalize.shift, channels),
+            normalize._per_channel(normalize.scale, channels),
+        )  # fmt: skip
+        assert native is not None, native_normalize._library.reason
+        reference = _torch_passes(normalize, batch, monkeypatch)
+        assert torch.equal(native, reference), name
+        assert torch.equal(normalize(batch), native), name  # what the data module calls
+        for layout in (torch.channels_last, torch.contiguous_format):  # the torch passes' one
+            assert native.is_contiguous(memory_format=layout) == reference.is_contiguous(
+                memory_format=layout
+            ), name
+
+
+def test_the_native_pass_splits_a_large_batch_between_threads_with_the_same_values(
+    monkeypatch,
+):
+    import albumentations as A
+
+    from shiftlab.data import native_normalize
+
+    normalize = DeviceNormalize.of(A.Normalize())
+    nhwc = torch.randint(0, 256, (4, 64, 96, 3), dtype=torch.uint8)
+    monkeypatch.setattr(native_normalize, "_BYTES_PER_THREAD", 1024)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert native_normalize._threads_for(nhwc) == 2
+        assert native_normalize._library.get() is not None, native_normalize._library.reason
+        for batch in (nhwc.permute(0, 3, 1, 2), nhwc.permute(0, 3, 1, 2).contiguous()):
+            assert torch.equal(normalize(batch), _torch_passes(normalize, batch, monkeypatch))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_without_a_compiler_batches_are_normalised_by_torch_to_the_same_values(
+    monkeypatch, tmp_path, request
+):
+    import albumentations as A
+
+    from shiftlab.data import native_normalize
+
+    normalize = DeviceNormalize.of(A.Normalize())
+    batch = torch.randint(0, 256, (2, 3, 5, 7), dtype=torch.uint8)
+    expected = normalize(batch)
+    native_normalize._library.forget()
+    request.addfinalizer(native_normalize._library.forget)  # built again for later tests
+    monkeypatch.setenv("PATH", str(tmp_path))  # no cc, gcc or clang to be found
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.setenv("SHIFTLAB_CACHE_DIR", str(tmp_path / "cache"))
+    assert native_normalize.normalize_u8(batch, [0.0] * 3, [1.0] * 3) is None
+    assert native_normalize._library.reason == "no C compiler (cc, gcc or clang) on PATH"
+    assert torch.equal(normalize(batch), expected)

@@ -71,7 +71,11 @@ def mask_size_error(
 
 
 def read_mask(path: Path, palette: Sequence[Sequence[int]] | None) -> np.ndarray:
-    """An H×W int64 array of class indices, from an index PNG or (with a palette) an RGB mask."""
+    """An H×W array of class indices, from an index PNG or (with a palette) an RGB mask.
+
+    An index PNG keeps its own integer dtype (uint8 for modes L and P, the common case): the
+    checks, flips and crops after it then move one byte a pixel, not the eight of int64, and
+    the loader sends masks as uint8 anyway (int64 is made on the device)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -82,7 +86,8 @@ def read_mask(path: Path, palette: Sequence[Sequence[int]] | None) -> np.ndarray
                         f"Mask {path} is a {img.mode} image; masks must hold class indices "
                         "(mode L or P), or give the class colours as data.palette."
                     )
-                return np.asarray(img).astype(np.int64)
+                indices = np.array(img)  # a writable copy (torch takes it without a warning)
+                return indices.astype(np.uint8) if indices.dtype == bool else indices
             rgb = np.asarray(img.convert("RGB"))
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
         raise DataError(f"Cannot read mask {path}: {err}. Replace or remove it.") from err
@@ -119,8 +124,9 @@ def check_pair(
     if image.shape[:2] != mask.shape[:2]:
         image_size, mask_size = image.shape[1::-1], mask.shape[1::-1]
         raise mask_size_error(image_name, image_size, mask_name, mask_size)
-    if mask.size == 0 or (mask.min() >= 0 and mask.max() < num_classes):
-        return  # the common case, in two passes over the mask (np.unique sorts: 10x slower)
+    unsigned = mask.dtype.kind in "ub"  # (index PNGs): no value below 0 to look for
+    if mask.size == 0 or ((unsigned or mask.min() >= 0) and mask.max() < num_classes):
+        return  # the common case, in one or two passes (np.unique sorts: 10x slower)
     values = np.unique(mask)
     valid = (values >= 0) & (values < num_classes)
     if ignore_index is not None:

@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 from torch.autograd.function import once_differentiable
 
-from shiftlab.models.native_build import LazyLibrary
+from shiftlab.native_build import LazyLibrary
 
 log = logging.getLogger(__name__)
 

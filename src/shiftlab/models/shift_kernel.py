@@ -19,7 +19,7 @@ the U-Net's training step here); tensors under 1 MiB stay on one thread.
 The C source (``time_shift.c`` beside this module) is compiled with the system's C compiler
 (``cc``/``gcc``) into ``~/.cache/shiftlab/kernels`` (``SHIFTLAB_CACHE_DIR`` moves it) the
 first time a TSConv layer runs, about a second, and loaded with ctypes
-(:mod:`shiftlab.models.native_build`). On x86-64 the loops are built
+(:mod:`shiftlab.native_build`). On x86-64 the loops are built
 for AVX2 and for the baseline, and the CPU picks at load time. Where no compiler exists, or
 ``SHIFTLAB_NATIVE_SHIFT=0``, or the tensor is not on the CPU or not in a layout the loop knows,
 the ``native_*`` functions answer ``None`` and the callers use PyTorch ops, which give the
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from shiftlab.models.native_build import LazyLibrary
+from shiftlab.native_build import LazyLibrary
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """Compile a C source beside this package into a shared library at first use, cache it, load it.
 
 The TSConv kernels (:mod:`shiftlab.models.shift_kernel`, :mod:`shiftlab.models.fused_tsconv`)
-are plain C loaded with ctypes: no Python or torch headers, so the system's C compiler builds
+and the uint8 batch normalisation (:mod:`shiftlab.data.native_normalize`) are plain C loaded
+with ctypes: no Python or torch headers, so the system's C compiler builds
 them in about a second where ``torch.utils.cpp_extension`` would take a minute. Libraries go to
 ``~/.cache/shiftlab/kernels`` (``SHIFTLAB_CACHE_DIR`` moves it) under a name that hashes the
 source, the flags, the compiler and, for flags that tune to this CPU, the CPU itself, so a
