@@ -218,7 +218,7 @@ class ShapesSynth(SegmentationDataModule):
             image, mask = self.generator.sample(self.seed, index)
             if self.in_channels == 1:
                 image = image.mean(axis=2, keepdims=True).astype(np.uint8)
-            self._samples[index] = (image, mask.astype(np.int64))
+            self._samples[index] = (image, mask)  # uint8 class indices, as index PNGs
         return splits
 
     def read(self, index: int) -> tuple[np.ndarray, np.ndarray, str, str]:
