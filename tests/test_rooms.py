@@ -12,7 +12,8 @@ from tests.conftest import REPO
 PACKAGE = REPO / "src" / "shiftlab"
 
 # Each room and the rooms it may import, lowest first. "shiftlab" is the package itself
-# (its version and config_dir); "errors", "machine" and "lazy" are modules at its root.
+# (its version and config_dir); "errors", "machine", "lazy", "native_build" and the others
+# without a folder are modules at its root.
 LAYERS: dict[str, set[str]] = {
     "errors": set(),
     "machine": set(),
@@ -20,11 +21,12 @@ LAYERS: dict[str, set[str]] = {
     "liveness": set(),
     "spectral_scales": set(),
     "pitch_bins": set(),
+    "native_build": set(),
     "config": {"errors"},
     "shiftlab": {"config"},
     "visuals": set(),
-    "models": {"errors"},
-    "data": {"errors", "machine", "lazy", "spectral_scales", "config"},
+    "models": {"errors", "native_build"},
+    "data": {"errors", "machine", "lazy", "spectral_scales", "config", "native_build"},
     "tasks": {
         "shiftlab",
         "errors",
