@@ -2,7 +2,7 @@
 concurrent clients, with and without batching, beside the bare model call and ``shiftlab
 predict`` on the same files, for two models.
 
-    .venv/bin/python bench/serve.py                       # ~8 minutes on 2 cores
+    .venv/bin/python bench/serve.py                       # 2-8 minutes on 2 cores
     .venv/bin/python bench/serve.py --requests 600 --rounds 5
 
 A segmentation model (the shapes experiment's SMP U-Net on 64×64 images) and a small
@@ -194,6 +194,40 @@ def bare_call_ms(model: Path, x, threads: int | None) -> float:
     return 1e3 * statistics.median(calls)
 
 
+def batched_ms_per_image(model: Path, x, batch: int) -> float:
+    """The model's best time per image with both cores busy, in this process: ``batch``
+    copies of ``x`` through one session on every core, and through one one-thread session
+    per core side by side; the faster of the two (medians of 30 calls)."""
+    import threading
+
+    from shiftlab.inference.backends import open_model
+    from shiftlab.machine import available_cores
+
+    cores = available_cores()
+    stack = x.repeat(batch, axis=0)
+
+    def per_image(backend, calls: int = 30) -> float:
+        for _ in range(3):
+            backend(stack)
+        times = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            backend(stack)
+            times.append(time.perf_counter() - started)
+        return 1e3 * statistics.median(times) / batch
+
+    together = per_image(open_model(model, cores))
+    sessions = [open_model(model, 1) for _ in range(cores)]
+    each: list[float] = []
+    runners = [threading.Thread(target=lambda b=b: each.append(per_image(b))) for b in sessions]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join()
+    side_by_side = 1 / sum(1 / ms for ms in each)  # images per ms add up
+    return min(together, side_by_side)
+
+
 VARIANTS = (("batching (max_batch=8)", 8, 1), ("no batching (max_batch=1)", 1, 1),
             ("batching, 2 worker processes", 8, 2))  # fmt: skip
 
@@ -224,6 +258,7 @@ def main() -> None:
             # onnxruntime's defaults (threads spin: fastest for back-to-back calls)
             bare_ms = bare_call_ms(model, x, available_cores())
             bare_default_ms = bare_call_ms(model, x, None)
+            batched_ms = batched_ms_per_image(model, x, 8)
 
             started = time.perf_counter()
             command = [SHIFTLAB, "predict", f"ckpt_path={model}", f"input={images[0].parent}",
@@ -252,7 +287,8 @@ def main() -> None:
                     process.terminate()
                     process.wait()
             figures[title] = {"bare_ms": bare_ms, "bare_default_ms": bare_default_ms,
-                              "predict_ms": predict_ms, "samples": samples}  # fmt: skip
+                              "batched_ms": batched_ms, "predict_ms": predict_ms,
+                              "samples": samples}  # fmt: skip
     print(machine())
     print(
         f"ONNX models; {args.requests} requests per row and round, medians of "
@@ -286,6 +322,15 @@ def report(title: str, figures: dict) -> None:
           f"{one['overhead_ms']:.2f} ms (target < 2 ms)")  # fmt: skip
     print(f"8 clients / 1 client with batching: {statistics.median(scalings):.2f}× the requests "
           f"per second (rounds {min(scalings):.2f}–{max(scalings):.2f}; target ≥ 2×)")  # fmt: skip
+    # at one client a request takes the batch-1 call m1 (as the service sees it) plus the
+    # service's work o; at eight both cores are busy and a request costs at least m8 (the
+    # model's best per-image time on both cores) plus o shared by the two: the ratio is at
+    # most (m1 + o) / (m8 + o / 2)
+    m1, m8, o = one["model_ms"], figures["batched_ms"], one["overhead_ms"]
+    print(f"the model alone at batch 8 with both cores busy: {m8:.2f} ms per image, against "
+          f"{m1:.2f} ms for one image in the service (m1): 8 clients / 1 client can reach at most "
+          f"(m1 + o) / (m8 + o/2) = {(m1 + o) / (m8 + o / 2):.2f}× with this model on these "
+          f"cores (2× needs m1 ≥ 2·m8)")  # fmt: skip
     print(f"shiftlab predict on the same files: {figures['predict_ms']:.1f} ms per file, "
           "start-up included")  # fmt: skip
 
