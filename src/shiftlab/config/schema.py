@@ -96,6 +96,7 @@ RULES: tuple[Rule, ...] = (
     Rule("data.crops_per_item", COUNT, AT_LEAST_1, "4"),
     Rule("data.allow_pickle", "true or false", lambda v: isinstance(v, bool), "false"),
     Rule("data.normalize_on_device", "true or false", lambda v: isinstance(v, bool), "true"),
+    Rule("data.decoded_cache", "true or false", lambda v: isinstance(v, bool), "true"),
     Rule("data.num_classes", "null or an integer ≥ 1", _optional(AT_LEAST_1), "4"),
     Rule("data.num_folds", "null (no folds) or an integer ≥ 2", _optional(_integer(2)), "5"),
     Rule("data.fold", "an integer ≥ 0 (below data.num_folds)", AT_LEAST_0, "0"),

@@ -13,6 +13,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from shiftlab.config.schema import check_split_fractions, check_value
+from shiftlab.data.decoded_cache import DecodedSamples, decoded_samples
 from shiftlab.data.device_normalize import loader_pipelines
 from shiftlab.data.file_lists import listed_file
 from shiftlab.data.idx_reader import find_idx, read_idx
@@ -151,6 +152,10 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
     def read(self, index: int) -> tuple[np.ndarray, int, str]:
         raise NotImplementedError
 
+    def loaded(self) -> None:
+        """Called once :meth:`load` has filled the samples (file-based data may prepare its
+        reads here)."""
+
     # -- shared --------------------------------------------------------------------------
 
     @property
@@ -178,6 +183,7 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
         if self.datasets is not None:
             return
         given = self.load()
+        self.loaded()
         splits = self._complete_splits(given)
         for split, indices in splits.items():
             if not indices:
@@ -228,15 +234,34 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
 
 class LabelledImageFiles(ClassificationDataModule):
     """Labelled images read from files: subclasses fill ``self.paths`` (one per sample) in
-    :meth:`load`, beside the labels and names."""
+    :meth:`load`, beside the labels and names.
 
-    def __init__(self, **kwargs: Any) -> None:
+    Args:
+        decoded_cache: decode every image once, at set-up, into a memory-mapped file that
+            later epochs and runs read (:mod:`shiftlab.data.decoded_cache`).
+        Other arguments: see :class:`ClassificationDataModule`.
+    """
+
+    def __init__(self, decoded_cache: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.paths: list[Path] = []
+        self.decoded_cache = decoded_cache
+        self._decoded: DecodedSamples | None = None
+
+    def loaded(self) -> None:
+        if self.decoded_cache:
+            settings = {"reader": "labelled_image_files", "in_channels": self.in_channels}
+            files = [[path] for path in self.paths]
+            self._decoded = decoded_samples(self.decode, len(self.paths), files, settings)
+
+    def decode(self, index: int) -> tuple[np.ndarray]:
+        """Sample ``index``'s image, decoded from its file."""
+        return (read_image(self.paths[index], self.in_channels),)
 
     def read(self, index: int) -> tuple[np.ndarray, int, str]:
         path = self.paths[index]
-        return read_image(path, self.in_channels), self.labels[index], str(path)
+        (image,) = self._decoded.read(index) if self._decoded is not None else self.decode(index)
+        return image, self.labels[index], str(path)
 
 
 class ImageFolder(LabelledImageFiles):

@@ -31,7 +31,7 @@ def mask_tensor(mask: np.ndarray, fits_uint8: bool = False) -> torch.Tensor:
         dtype = np.uint8
     else:
         dtype = mask.dtype if mask.dtype.type in COMPACT_MASK_TYPES else np.int64
-    return torch.from_numpy(np.require(mask, dtype, ["C"]))
+    return torch.from_numpy(np.require(mask, dtype, ["C", "W"]))  # (a cached mask is read-only)
 
 
 def image_collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:

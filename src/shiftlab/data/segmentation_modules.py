@@ -11,6 +11,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from shiftlab.config.schema import check_split_fractions, check_value
+from shiftlab.data.decoded_cache import DecodedSamples, decoded_samples
 from shiftlab.data.device_normalize import loader_pipelines
 from shiftlab.data.images import check_image_settings, read_image
 from shiftlab.data.loader_settings import loader_workers
@@ -240,6 +241,8 @@ class SegmentationFolders(SegmentationDataModule):
         palette: RGB colour of each class, for colour masks; ``None`` for index masks.
         val_fraction, test_fraction, split_seed, splits_file: the split of ``train`` used
             for missing folders, and where it is written.
+        decoded_cache: decode every image and mask once, at set-up, into a memory-mapped
+            file that later epochs and runs read (:mod:`shiftlab.data.decoded_cache`).
         Other arguments: see :class:`SegmentationDataModule`.
     """
 
@@ -251,9 +254,12 @@ class SegmentationFolders(SegmentationDataModule):
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
         splits_file: str | None = None,
+        decoded_cache: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(num_classes=num_classes, **kwargs)
+        self.decoded_cache = decoded_cache
+        self._decoded: DecodedSamples | None = None
         if palette is not None and len(palette) != num_classes:
             raise ConfigError(
                 f"data.palette has {len(palette)} colours but data.num_classes is "
@@ -283,12 +289,21 @@ class SegmentationFolders(SegmentationDataModule):
         splits.update(split_off(splits["train"], missing, self.folds.seed))
         splits = self.folds.apply(splits, [image.name for image, _ in self.pairs])
         self._write_splits(splits)
+        if self.decoded_cache:
+            settings = {"reader": "segmentation_folders", "in_channels": self.in_channels,
+                        "palette": self.palette}  # fmt: skip
+            self._decoded = decoded_samples(self.decode, len(self.pairs), self.pairs, settings)
         return {s: splits[s] for s in SPLITS}
+
+    def decode(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sample ``index``'s image and mask, decoded from their files."""
+        image_path, mask_path = self.pairs[index]
+        return read_image(image_path, self.in_channels), read_mask(mask_path, self.palette)
 
     def read(self, index: int) -> tuple[np.ndarray, np.ndarray, str, str]:
         image_path, mask_path = self.pairs[index]
-        image = read_image(image_path, self.in_channels)
-        mask = read_mask(mask_path, self.palette)
+        decoded = self._decoded.read(index) if self._decoded is not None else self.decode(index)
+        image, mask = decoded
         return image, mask, str(image_path), str(mask_path)
 
     def _write_splits(self, splits: dict[str, list[int]]) -> None:
