@@ -144,3 +144,18 @@ def test_training_from_the_cache_through_the_cli(tmp_path):
     assert bad.returncode == 1
     message = "data.decoded_cache='sometimes' is not valid: it must be true or false"
     assert message in bad.stdout + bad.stderr
+
+
+def test_a_cache_missing_a_file_is_made_again_and_pickles_without_its_data(cache_dir):
+    import pickle
+
+    samples = [(np.full((64, 64, 3), i, np.uint8),) for i in range(4)]
+    store = decoded_cache.decoded_samples(lambda i: samples[i], 4, [[Path(__file__)]], {})
+    store.read(0)  # mapped now
+    copy = pickle.loads(pickle.dumps(store))
+    assert len(pickle.dumps(store)) < 4 * 64 * 64 * 3  # the index, not the mapped data
+    assert np.array_equal(copy.read(3)[0], samples[3][0])
+    (store.folder / "data.bin").unlink()
+    again = decoded_cache.decoded_samples(lambda i: samples[i], 4, [[Path(__file__)]], {})
+    assert again.folder == store.folder
+    assert np.array_equal(again.read(2)[0], samples[2][0])

@@ -21,7 +21,7 @@ LAYERS: dict[str, set[str]] = {
     "liveness": set(),
     "spectral_scales": set(),
     "pitch_bins": set(),
-    "native_build": set(),
+    "native_build": {"machine"},
     "config": {"errors"},
     "shiftlab": {"config"},
     "visuals": set(),

@@ -23,6 +23,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from shiftlab.machine import cache_home
+
 
 class NativeBuildError(RuntimeError):
     """A library could not be built or loaded; the message says why (for logs and status)."""
@@ -33,10 +35,7 @@ class NativeBuildError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("SHIFTLAB_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "shiftlab"
-    )
-    return Path(root) / "kernels"
+    return cache_home() / "kernels"
 
 
 def find_compiler() -> str | None:

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from shiftlab.errors import DataError
+from shiftlab.machine import available_cores, cache_home
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,7 @@ MAX_DIMS = 4
 
 
 def cache_root() -> Path:
-    root = os.environ.get("SHIFTLAB_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "shiftlab"
-    )
-    return Path(root) / "decoded"
+    return cache_home() / "decoded"
 
 
 def fingerprint(files: Iterable[Sequence[Path]], settings: Mapping[str, Any]) -> str:
@@ -79,6 +77,10 @@ class DecodedSamples:
     def __len__(self) -> int:
         return len(self.offsets)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # a loader worker started by spawn maps the file itself, not a pickled copy of it
+        return {**self.__dict__, "_data": None}
+
     def read(self, i: int) -> tuple[np.ndarray, ...]:
         if self._data is None:  # mapped at first read (a loader worker inherits it, read-only)
             self._data = np.memmap(self.folder / "data.bin", dtype=np.uint8, mode="r")
@@ -103,17 +105,19 @@ def decoded_samples(
     release the GIL while they decode)."""
     root = cache_root()
     folder = root / fingerprint(files, settings)
-    if (folder / "meta.json").is_file():
+    if _complete(folder):
         return DecodedSamples(folder)
+    if folder.exists():  # a folder someone emptied in part: made again
+        shutil.rmtree(folder, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
     try:
-        _write(decode, count, work, threads or max(1, len(os.sched_getaffinity(0))))
+        _write(decode, count, work, threads or available_cores())
         try:
             os.replace(work, folder)
         except OSError:  # another process finished the same cache first: use that one
-            if not (folder / "meta.json").is_file():
+            if not _complete(folder):
                 raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -122,6 +126,10 @@ def decoded_samples(
              "read them from there.", count, folder, size / 2**20,
              time.perf_counter() - started)  # fmt: skip
     return DecodedSamples(folder)
+
+
+def _complete(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in ("meta.json", "index.npz", "data.bin"))
 
 
 def _write(
