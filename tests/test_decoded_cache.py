@@ -36,8 +36,9 @@ def classification(root: Path) -> list[str]:
             "data.batch_size=4"]  # fmt: skip
 
 
-def built(module, cache_dir: Path, overrides: list[str], tmp_path: Path, name: str):
-    return data_module([*overrides, f"data.decoded_cache={module}"], True, tmp_path / name)
+def built(cached: str, overrides: list[str], tmp_path: Path, name: str):
+    """The data module of ``overrides`` with ``data.decoded_cache=<cached>``, set up."""
+    return data_module([*overrides, f"data.decoded_cache={cached}"], True, tmp_path / name)
 
 
 def assert_same_batches(a: dict, b: dict) -> None:
@@ -60,9 +61,9 @@ def test_cached_samples_give_the_batches_the_files_give(kind, cache_dir, tmp_pat
     else:
         write_class_folders(root, per_class=6)
         overrides = classification(root)
-    from_files = built("false", cache_dir, overrides, tmp_path, "files")
+    from_files = built("false", overrides, tmp_path, "files")
     assert not cache_dir.exists()
-    cached = built("true", cache_dir, overrides, tmp_path, "cached")
+    cached = built("true", overrides, tmp_path, "cached")
     (folder,) = cache_dir.iterdir()
     assert {p.name for p in folder.iterdir()} == {"data.bin", "index.npz", "meta.json"}
     # every sample read back equals its decoded file, arrays and dtypes alike
@@ -79,7 +80,7 @@ def test_a_second_run_reads_the_cache_and_a_changed_file_makes_a_new_one(
     cache_dir, tmp_path, monkeypatch
 ):
     root = write_segmentation_folders(tmp_path / "data", splits=("train",), count=8)
-    first = built("true", cache_dir, segmentation(root), tmp_path, "one")
+    first = built("true", segmentation(root), tmp_path, "one")
     (folder,) = cache_dir.iterdir()
     made = (folder / "data.bin").stat().st_mtime_ns
 
@@ -89,7 +90,7 @@ def test_a_second_run_reads_the_cache_and_a_changed_file_makes_a_new_one(
     monkeypatch.setattr(
         "shiftlab.data.segmentation_modules.SegmentationFolders.decode", no_decoding
     )
-    again = built("true", cache_dir, segmentation(root), tmp_path, "two")
+    again = built("true", segmentation(root), tmp_path, "two")
     assert [p.name for p in cache_dir.iterdir()] == [folder.name]
     assert (folder / "data.bin").stat().st_mtime_ns == made
     assert_same_batches(first_batches(again, seed=1), first_batches(first, seed=1))
@@ -100,7 +101,7 @@ def test_a_second_run_reads_the_cache_and_a_changed_file_makes_a_new_one(
     edited = root / "train" / "train_03.png"
     Image.fromarray(np.full((40, 56, 3), 201, dtype=np.uint8)).save(edited)
     os.utime(edited, ns=(made + 10**9, made + 10**9))
-    changed = built("true", cache_dir, segmentation(root), tmp_path, "three")
+    changed = built("true", segmentation(root), tmp_path, "three")
     assert len(list(cache_dir.iterdir())) == 2
     index = next(i for i, (image, _) in enumerate(changed.pairs) if image == edited)
     assert (changed.read(index)[0] == 201).all()
@@ -110,7 +111,7 @@ def test_a_corrupt_file_is_refused_at_set_up_and_leaves_no_cache(cache_dir, tmp_
     root = write_class_folders(tmp_path / "data", per_class=6)
     (root / "dog" / "dog_2.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match=r"dog_2\.png"):
-        built("true", cache_dir, classification(root), tmp_path, "run")
+        built("true", classification(root), tmp_path, "run")
     assert list(cache_dir.iterdir()) == []  # the half-built folder is gone
 
 
